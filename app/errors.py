@@ -1,0 +1,109 @@
+"""One error tree for the service, rendered as RFC 9457 problem+json with a stable `code`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    """An answer for the caller: status, stable code, plain-words detail, optional extras."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"https://gocardless-zoho.dev/problems/{self.code.replace('_', '-')}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(AppError):
+    status, code, title = 400, "bad_request", "Bad request"
+
+
+class ValidationFailed(AppError):
+    status, code, title = 422, "validation_failed", "The request is not valid"
+
+
+class Unauthenticated(AppError):
+    status, code, title = 401, "unauthenticated", "Authentication required"
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class UserNotInAudience(AppError):
+    status, code, title = 403, "user_not_in_audience", "User not allowed to use the extension"
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class InstallationExists(AppError):
+    status, code, title = 409, "installation_exists", "Organisation already installed"
+
+
+class GoCardlessNotAuthorized(AppError):
+    status, code, title = 409, "gocardless_not_authorized", "Authorize GoCardless first"
+
+
+class GoCardlessAccountInactive(AppError):
+    status, code, title = 409, "gocardless_account_inactive", "GoCardless account not active"
+
+
+class ZohoNotAuthorized(AppError):
+    status, code, title = 409, "zoho_not_authorized", "Authorize Zoho CRM first"
+
+
+class ProviderUnavailable(AppError):
+    status, code, title = 503, "provider_unavailable", "A provider is unavailable"
+
+
+class ProviderError(AppError):
+    status, code, title = 502, "provider_error", "A provider answered with an error"
+
+
+class InternalError(AppError):
+    status, code, title = 500, "internal_error", "Internal error"
+
+
+__all__ = [
+    "PROBLEM_JSON",
+    "AppError",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "GoCardlessAccountInactive",
+    "GoCardlessNotAuthorized",
+    "InstallationExists",
+    "InternalError",
+    "NotFound",
+    "ProviderError",
+    "ProviderUnavailable",
+    "Unauthenticated",
+    "UserNotInAudience",
+    "ValidationFailed",
+    "ZohoNotAuthorized",
+]

@@ -1,0 +1,122 @@
+"""Configuration, read once from the environment (see CONTRACT.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+GOCARDLESS_API_URLS = {
+    "sandbox": "https://api-sandbox.gocardless.com",
+    "live": "https://api.gocardless.com",
+}
+GOCARDLESS_CONNECT_URLS = {
+    "sandbox": "https://connect-sandbox.gocardless.com",
+    "live": "https://connect.gocardless.com",
+}
+
+
+class GoCardlessEnvironment(StrEnum):
+    sandbox = "sandbox"
+    live = "live"
+
+
+class ConfigurationError(Exception):
+    """A missing or invalid variable; the message is one line naming it."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    public_base_url: str = "http://localhost:8000"
+    secret_key: SecretStr
+    encryption_keys: Annotated[list[SecretStr], NoDecode]
+    admin_token: SecretStr
+
+    gocardless_environment: GoCardlessEnvironment = GoCardlessEnvironment.sandbox
+    gocardless_api_url: str | None = None
+    gocardless_connect_url: str | None = None
+    gocardless_client_id: str = ""
+    gocardless_client_secret: SecretStr = SecretStr("")
+    gocardless_webhook_secret: SecretStr = SecretStr("")
+
+    zoho_client_id: str = ""
+    zoho_client_secret: SecretStr = SecretStr("")
+    zoho_accounts_url: str = "https://accounts.zoho.com"
+    zoho_api_url: str | None = None
+    zoho_namespace: str = ""
+    zoho_crm_triggers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["workflow"])
+    # Zoho's concurrency cap per org is 5-25 calls by edition; 10 suits Standard.
+    zoho_concurrency: int = 10
+
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _keys(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("zoho_crm_triggers", mode="before")
+    @classmethod
+    def _triggers(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _valid_fernet(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if not value:
+            raise ValueError("needs at least one Fernet key")
+        for key in value:
+            try:
+                Fernet(key.get_secret_value().encode())
+            except (ValueError, TypeError) as exc:
+                raise ValueError("each key must be a url-safe base64 32-byte Fernet key") from exc
+        return value
+
+    @field_validator("zoho_crm_triggers")
+    @classmethod
+    def _known_triggers(cls, value: list[str]) -> list[str]:
+        unknown = set(value) - {"workflow", "approval", "blueprint"}
+        if unknown:
+            raise ValueError(f"unknown trigger(s): {', '.join(sorted(unknown))}")
+        return value
+
+    @field_validator("public_base_url", "zoho_accounts_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @cached_property
+    def gocardless_api_base(self) -> str:
+        return (self.gocardless_api_url or GOCARDLESS_API_URLS[self.gocardless_environment]).rstrip(
+            "/"
+        )
+
+    @cached_property
+    def gocardless_connect_base(self) -> str:
+        base = self.gocardless_connect_url or GOCARDLESS_CONNECT_URLS[self.gocardless_environment]
+        return base.rstrip("/")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; a problem becomes one line naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        if first["type"] == "missing":
+            raise ConfigurationError(f"missing required environment variable {name}") from None
+        raise ConfigurationError(f"invalid environment variable {name}: {first['msg']}") from None
