@@ -7,6 +7,7 @@ from app.adapters.zoho.accounts import (
     ZohoTokens,
     is_trusted_accounts_server,
 )
+from app.adapters.zoho.crm import ZohoCRM, ZohoTokenSource
 from app.adapters.zoho.errors import (
     ZohoAccountsError,
     ZohoError,
@@ -20,22 +21,65 @@ from app.adapters.zoho.errors import (
     ZohoScopeMismatch,
     ZohoTransientError,
 )
+from app.adapters.zoho.limits import OrgLimiter, OrgLimiters
+from app.adapters.zoho.models import (
+    FailedRecord,
+    MailAddress,
+    RecordResult,
+    UpsertedRecord,
+    UpsertOutcome,
+    ZohoOrg,
+    ZohoProfile,
+    ZohoUser,
+)
+from app.adapters.zoho.names import (
+    CONTACTS,
+    CUSTOMER_FIELDS,
+    CUSTOMERS,
+    ID_FIELDS,
+    INVOICES,
+    PAYMENT_FIELDS,
+    PAYMENTS,
+    ZohoNames,
+    escape_criteria_value,
+)
 
 __all__ = [
+    "CONTACTS",
+    "CUSTOMERS",
+    "CUSTOMER_FIELDS",
     "DEFAULT_SCOPES",
+    "ID_FIELDS",
+    "INVOICES",
     "KNOWN_ACCOUNTS_HOSTS",
+    "PAYMENTS",
+    "PAYMENT_FIELDS",
+    "FailedRecord",
+    "MailAddress",
+    "OrgLimiter",
+    "OrgLimiters",
+    "RecordResult",
+    "UpsertOutcome",
+    "UpsertedRecord",
     "ZohoAccounts",
     "ZohoAccountsError",
+    "ZohoCRM",
     "ZohoError",
     "ZohoGrantRevoked",
     "ZohoInvalidData",
     "ZohoInvalidToken",
+    "ZohoNames",
     "ZohoNotFound",
+    "ZohoOrg",
     "ZohoPermissionDenied",
+    "ZohoProfile",
     "ZohoRateLimited",
     "ZohoSchemaMissing",
     "ZohoScopeMismatch",
+    "ZohoTokenSource",
     "ZohoTokens",
     "ZohoTransientError",
+    "ZohoUser",
+    "escape_criteria_value",
     "is_trusted_accounts_server",
 ]
