@@ -1,0 +1,117 @@
+"""The `gocardless-zoho` console script: serve, worker, migrate, demo, simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from app.settings import ConfigurationError, Settings, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigurationError as exc:
+        print(f"gocardless-zoho: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gocardless-zoho", description="GoCardless for Zoho CRM service"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="API + webhook receiver (+ worker)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-worker", action="store_true", help="do not run the worker in-process")
+    serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="background worker alone")
+    worker.set_defaults(handler=_worker)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database to the latest schema")
+    migrate.set_defaults(handler=_migrate)
+
+    demo = commands.add_parser("demo", help="everything offline, one URL to open")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(handler=_demo)
+
+    simulator = commands.add_parser("simulator", help="run one provider simulator alone")
+    simulator.add_argument("provider", choices=["gocardless", "zoho"])
+    simulator.add_argument("--host", default="127.0.0.1")
+    simulator.add_argument("--port", type=int, required=True)
+    simulator.set_defaults(handler=_simulator)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.log import configure_logging
+    from app.main import create_app
+
+    settings = load_settings()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    app = create_app(settings, run_worker=not args.no_worker)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=True)
+    return 0
+
+
+def _worker(_args: argparse.Namespace) -> int:
+    from app.log import configure_logging
+
+    settings = load_settings()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    asyncio.run(_run_worker_until_signalled(settings))
+    return 0
+
+
+async def _run_worker_until_signalled(settings: Settings) -> None:
+    from app.jobs.worker import run_worker
+    from app.runtime import open_runtime
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with open_runtime(settings) as runtime:
+        await run_worker(runtime, stop)
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from app.log import configure_logging
+    from app.migrate import upgrade_head
+
+    settings = load_settings()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    upgrade_head(settings.database_url)
+    print("database is at the latest schema")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    print("gocardless-zoho demo: arrives with the simulators (issue 4)", file=sys.stderr)
+    return 2
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    if args.provider == "gocardless":
+        from app.simulators.gocardless.server import run as run_gocardless
+
+        run_gocardless(host=args.host, port=args.port)
+    else:
+        from app.simulators.zoho.server import run as run_zoho
+
+        run_zoho(host=args.host, port=args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

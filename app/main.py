@@ -1,0 +1,121 @@
+"""The FastAPI application: lifespan-built runtime, request context, problem+json errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import __version__
+from app.errors import PROBLEM_JSON, AppError, BadRequest, InternalError, NotFound, ValidationFailed
+from app.jobs.worker import run_worker as worker_loop
+from app.log import get_logger
+from app.metrics import Metrics
+from app.middleware import RequestContextMiddleware
+from app.routers import health, installations, oauth
+from app.runtime import open_runtime
+from app.services.provider_errors import problem_for_provider_error, provider_error_types
+from app.settings import Settings
+
+log = get_logger("app.main")
+
+DESCRIPTION = """
+Back end of the **GoCardless for Zoho CRM** extension: collect Zoho CRM invoices by bank
+direct debit. Every error is RFC 9457 `application/problem+json` with a stable `code`.
+
+Widget endpoints need `Authorization: Bearer <api_key>` and `X-Zoho-User-Id`.
+"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    run_worker: bool = False,
+) -> FastAPI:
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(
+            settings, engine=engine, transport=transport, metrics=metrics
+        ) as runtime:
+            app.state.runtime = runtime
+            if not run_worker:
+                yield
+                return
+            stop = asyncio.Event()
+            worker = asyncio.create_task(worker_loop(runtime, stop), name="worker")
+            try:
+                yield
+            finally:
+                stop.set()
+                await worker
+
+    app = FastAPI(
+        title="GoCardless for Zoho CRM",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.include_router(health.router)
+    app.include_router(installations.router)
+    app.include_router(oauth.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _problem(request: Request, error: AppError) -> JSONResponse:
+    return JSONResponse(
+        error.problem(instance=request.url.path), status_code=error.status, media_type=PROBLEM_JSON
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> JSONResponse:
+        return _problem(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Field paths and messages only: never echo the submitted values back.
+        errors = [
+            {"field": ".".join(str(part) for part in err["loc"]), "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            return _problem(request, BadRequest("the request body is not valid JSON"))
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return _problem(request, ValidationFailed(summary, errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _problem(request, NotFound("no such resource"))
+        error = AppError(str(exc.detail))
+        body = error.problem(instance=request.url.path) | {
+            "status": exc.status_code,
+            "title": str(exc.detail),
+            "code": f"http_{exc.status_code}",
+        }
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
+
+    for provider_error in provider_error_types():
+
+        @app.exception_handler(provider_error)
+        async def provider_failure(request: Request, exc: Exception) -> JSONResponse:
+            return _problem(request, problem_for_provider_error(exc))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.failed", path=request.url.path)
+        return _problem(request, InternalError("something went wrong on our side; try again"))

@@ -1,0 +1,41 @@
+"""Liveness, readiness and metrics for operators and orchestrators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.migrate import at_head
+from app.routers.deps import RuntimeDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="The database is reachable and migrated to head",
+    responses={503: {"description": "Database unreachable or migrations behind"}},
+)
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    try:
+        async with runtime.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        migrated = await at_head(runtime.engine, runtime.migrations_head)
+    except (SQLAlchemyError, OSError):
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    if not migrated:
+        return JSONResponse({"status": "unavailable", "database": "not migrated"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(runtime: RuntimeDep) -> Response:
+    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

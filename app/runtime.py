@@ -1,0 +1,93 @@
+"""Everything a process builds once: engine, pooled HTTP client, ciphers, provider clients.
+
+Made in the app's lifespan (or by the worker/CLI), handed out by dependencies, closed on
+shutdown; nothing here is built at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.adapters.gocardless.connect import GoCardlessConnect
+from app.adapters.gocardless.pacing import PacerRegistry
+from app.adapters.http import build_http_client
+from app.adapters.zoho.accounts import DEFAULT_SCOPES, ZohoAccounts
+from app.adapters.zoho.limits import OrgLimiters
+from app.crypto import Signer, TokenCipher
+from app.db import SessionMaker, create_engine, create_sessionmaker
+from app.metrics import Metrics
+from app.migrate import head_revision
+from app.services.caching import TTLCache
+from app.services.locks import KeyedLocks
+from app.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: SessionMaker
+    http: httpx.AsyncClient
+    cipher: TokenCipher
+    signer: Signer
+    metrics: Metrics
+    zoho_accounts: ZohoAccounts
+    gocardless_connect: GoCardlessConnect
+    zoho_limiters: OrgLimiters
+    gocardless_pacers: PacerRegistry
+    migrations_head: str | None
+    audience_cache: TTLCache[tuple[str, str], bool] = field(
+        default_factory=lambda: TTLCache(ttl_seconds=60.0)
+    )
+    zoho_refresh_locks: KeyedLocks = field(default_factory=KeyedLocks)
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    metrics: Metrics | None = None,
+) -> AsyncIterator[Runtime]:
+    own_engine = engine is None
+    engine = engine or create_engine(settings.database_url)
+    http = build_http_client(transport=transport)
+    base = settings.public_base_url
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        http=http,
+        cipher=TokenCipher(settings.encryption_keys),
+        signer=Signer(settings.secret_key),
+        metrics=metrics or Metrics(),
+        zoho_accounts=ZohoAccounts(
+            client_id=settings.zoho_client_id,
+            client_secret=settings.zoho_client_secret,
+            redirect_uri=f"{base}/oauth/zoho/callback",
+            scopes=DEFAULT_SCOPES,
+            transport=transport,
+        ),
+        gocardless_connect=GoCardlessConnect(
+            connect_url=settings.gocardless_connect_base,
+            client_id=settings.gocardless_client_id,
+            client_secret=settings.gocardless_client_secret,
+            redirect_uri=f"{base}/oauth/gocardless/callback",
+            transport=transport,
+        ),
+        zoho_limiters=OrgLimiters(settings.zoho_concurrency),
+        gocardless_pacers=PacerRegistry(),
+        migrations_head=head_revision(settings.database_url),
+    )
+    try:
+        yield runtime
+    finally:
+        await http.aclose()
+        if own_engine:
+            await engine.dispose()

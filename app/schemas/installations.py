@@ -1,0 +1,72 @@
+"""Request and response bodies of the installation endpoints (CONTRACT.md)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.models import Audience
+
+
+class InstallationCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "zoho_org_id": "60012345678",
+                    "audience": "profiles",
+                    "profile_ids": ["4150868000000026011"],
+                }
+            ]
+        },
+    )
+
+    zoho_org_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")
+    audience: Audience
+    profile_ids: list[str] = Field(default_factory=list, max_length=100)
+
+
+class InstallationCreated(BaseModel):
+    installation_id: uuid.UUID
+    api_key: str = Field(description="Shown once; only its hash is stored.")
+    zoho_authorize_url: str
+    gocardless_authorize_url: str
+
+
+class ZohoStatus(BaseModel):
+    connected: bool
+    org_id: str | None
+    status: Literal["not_connected", "connected", "needs_reauthorization"]
+    authorize_url: str
+
+
+class GoCardlessStatus(BaseModel):
+    connected: bool
+    environment: str
+    organisation_id: str | None
+    creditor_id: str | None
+    verification_status: str | None
+    active: bool
+    status: Literal["not_connected", "connected", "revoked"]
+    inactive_reason: str | None
+    authorize_url: str
+
+
+class SyncStatus(BaseModel):
+    state: Literal["not_started", "running", "succeeded", "failed"]
+    can_sync_now: bool
+    customers_synced: int
+    payments_synced: int
+    progress: float
+
+
+class InstallationStatusOut(BaseModel):
+    installation_id: uuid.UUID
+    audience: Audience
+    profile_ids: list[str]
+    zoho: ZohoStatus
+    gocardless: GoCardlessStatus
+    sync: SyncStatus

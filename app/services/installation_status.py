@@ -1,0 +1,64 @@
+"""What the settings page shows: both connections and the sync, with links to fix what's missing."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import ConnectionStatus, Installation
+from app.runtime import Runtime
+from app.schemas.installations import (
+    GoCardlessStatus,
+    InstallationStatusOut,
+    SyncStatus,
+    ZohoStatus,
+)
+from app.services.authorization import inactive_reason
+from app.services.installations import (
+    gocardless_active,
+    gocardless_usable,
+    load_connections,
+    zoho_usable,
+)
+from app.services.links import Provider, authorize_link
+
+
+async def installation_status(
+    session: AsyncSession, runtime: Runtime, installation: Installation
+) -> InstallationStatusOut:
+    zoho, gocardless = await load_connections(session, installation.id)
+    base = runtime.settings.public_base_url
+    active = gocardless_active(gocardless)
+    return InstallationStatusOut(
+        installation_id=installation.id,
+        audience=installation.audience,
+        profile_ids=installation.profile_ids,
+        zoho=ZohoStatus(
+            connected=zoho_usable(zoho),
+            org_id=zoho.org_id if zoho else None,
+            status=zoho.status if zoho else "not_connected",
+            authorize_url=authorize_link(runtime.signer, base, Provider.zoho, installation.id),
+        ),
+        gocardless=GoCardlessStatus(
+            connected=gocardless_usable(gocardless),
+            environment=(gocardless.environment if gocardless else None)
+            or runtime.settings.gocardless_environment.value,
+            organisation_id=gocardless.organisation_id if gocardless else None,
+            creditor_id=gocardless.creditor_id if gocardless else None,
+            verification_status=gocardless.verification_status if gocardless else None,
+            active=active,
+            status=gocardless.status if gocardless else "not_connected",
+            inactive_reason=None
+            if active or gocardless is None or gocardless.status != ConnectionStatus.connected
+            else inactive_reason(gocardless.verification_status),
+            authorize_url=authorize_link(
+                runtime.signer, base, Provider.gocardless, installation.id
+            ),
+        ),
+        sync=SyncStatus(
+            state="not_started",
+            can_sync_now=active and zoho_usable(zoho),
+            customers_synced=0,
+            payments_synced=0,
+            progress=0.0,
+        ),
+    )

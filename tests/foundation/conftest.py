@@ -1,0 +1,198 @@
+"""Fixtures for the foundation: the app over ASGI, respx for both providers, ready installations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.crypto import TokenCipher
+from app.main import create_app
+from app.models import GoCardlessConnection, ZohoConnection
+from app.settings import Settings
+from tests.conftest import GOCARDLESS_API, ZOHO_ACCOUNTS, ZOHO_API
+
+ADMIN_HEADERS = {"Authorization": "Bearer operator-token"}
+ORG_ID = "60012345678"
+ADMIN_USER = "4150868000000225013"
+STANDARD_USER = "4150868000000225014"
+INACTIVE_USER = "4150868000000225015"
+ADMIN_PROFILE_ID = "4150868000000026011"
+STANDARD_PROFILE_ID = "4150868000000026014"
+
+
+def zoho_user(user_id: str, profile: tuple[str, str], status: str = "active") -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "full_name": f"User {user_id[-3:]}",
+        "email": f"user{user_id[-3:]}@example.com",
+        "status": status,
+        "profile": {"name": profile[0], "id": profile[1]},
+        "role": {"name": "CEO", "id": "4150868000000026005"},
+        "zuid": "7000" + user_id[-4:],
+    }
+
+
+USERS = {
+    ADMIN_USER: zoho_user(ADMIN_USER, ("Administrator", ADMIN_PROFILE_ID)),
+    STANDARD_USER: zoho_user(STANDARD_USER, ("Standard", STANDARD_PROFILE_ID)),
+    INACTIVE_USER: zoho_user(INACTIVE_USER, ("Administrator", ADMIN_PROFILE_ID), "disabled"),
+}
+
+
+def zoho_org_body(org_id: str = ORG_ID) -> dict[str, Any]:
+    return {
+        "org": [
+            {
+                "id": org_id,
+                "zgid": org_id,
+                "company_name": "Acme Ltd",
+                "primary_email": "owner@acme.example",
+                "currency": "Pound Sterling - GBP",
+                "iso_code": "GBP",
+                "currency_symbol": "£",
+                "mc_status": True,
+                "time_zone": "Europe/London",
+                "country_code": "GB",
+            }
+        ]
+    }
+
+
+@pytest.fixture
+def zoho_mock() -> respx.MockRouter:
+    """Zoho's users API with three users; unknown ids answer like Zoho (INVALID_DATA)."""
+
+    def user_route(request: httpx.Request, user_id: str) -> httpx.Response:
+        if user_id in USERS:
+            return httpx.Response(200, json={"users": [USERS[user_id]]})
+        return httpx.Response(
+            400,
+            json={
+                "code": "INVALID_DATA",
+                "details": {"resource_path_index": 0},
+                "message": "the related id given seems to be invalid",
+                "status": "error",
+            },
+        )
+
+    router = respx.mock(assert_all_called=False, assert_all_mocked=True)
+    router.get(url__regex=rf"{ZOHO_API}/crm/v\d+/users/(?P<user_id>\d+)").mock(
+        side_effect=user_route
+    )
+    router.get(url__regex=rf"{ZOHO_API}/crm/v\d+/org").respond(200, json=zoho_org_body())
+    router.route(host="testserver").pass_through()
+    return router
+
+
+@pytest.fixture
+async def app(settings: Settings, clean_db: AsyncEngine) -> AsyncIterator[FastAPI]:
+    app = create_app(settings, engine=clean_db)
+    async with LifespanManager(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@dataclass
+class Installed:
+    installation_id: uuid.UUID
+    api_key: str
+    zoho_authorize_url: str
+    gocardless_authorize_url: str
+
+    def headers(self, user_id: str = ADMIN_USER) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", "X-Zoho-User-Id": user_id}
+
+
+async def install(
+    client: httpx.AsyncClient,
+    *,
+    org_id: str = ORG_ID,
+    audience: str = "admins",
+    profile_ids: list[str] | None = None,
+) -> Installed:
+    response = await client.post(
+        "/api/v1/installations",
+        headers=ADMIN_HEADERS,
+        json={"zoho_org_id": org_id, "audience": audience, "profile_ids": profile_ids or []},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Installed(
+        uuid.UUID(body["installation_id"]),
+        body["api_key"],
+        body["zoho_authorize_url"],
+        body["gocardless_authorize_url"],
+    )
+
+
+async def connect_zoho(
+    app: FastAPI,
+    installed: Installed,
+    *,
+    access_token: str = "zoho-access-1",
+    refresh_token: str = "zoho-refresh-1",
+    expires_in: timedelta = timedelta(hours=1),
+    org_id: str = ORG_ID,
+) -> None:
+    """Store a Zoho connection as a finished OAuth flow would (the flow has its own tests)."""
+    runtime = app.state.runtime
+    cipher: TokenCipher = runtime.cipher
+    now = datetime.now(UTC)
+    async with runtime.sessionmaker() as session, session.begin():
+        session.add(
+            ZohoConnection(
+                installation_id=installed.installation_id,
+                org_id=org_id,
+                accounts_server=ZOHO_ACCOUNTS,
+                api_domain=ZOHO_API,
+                refresh_token_enc=cipher.encrypt(refresh_token),
+                access_token_enc=cipher.encrypt(access_token),
+                access_token_expires_at=now + expires_in,
+                status="connected",
+                authorized_at=now,
+            )
+        )
+
+
+async def connect_gocardless(
+    app: FastAPI,
+    installed: Installed,
+    *,
+    access_token: str = "gc-access-1",
+    organisation_id: str = "OR000001",
+    verification_status: str = "successful",
+) -> None:
+    runtime = app.state.runtime
+    async with runtime.sessionmaker() as session, session.begin():
+        session.add(
+            GoCardlessConnection(
+                installation_id=installed.installation_id,
+                organisation_id=organisation_id,
+                environment="sandbox",
+                access_token_enc=runtime.cipher.encrypt(access_token),
+                creditor_id="CR000001",
+                creditor_name="Acme Ltd",
+                verification_status=verification_status,
+                status="connected",
+                authorized_at=datetime.now(UTC),
+            )
+        )
+
+
+__all__ = ["GOCARDLESS_API"]
