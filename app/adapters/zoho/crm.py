@@ -205,7 +205,14 @@ class ZohoCRM:
         raw_details = row.get("details")
         details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
         message = str(row.get("message") or "")
-        if row.get("status") == "success" and details.get("id"):
+        if row.get("status") == "success":
+            if not details.get("id"):
+                return FailedRecord(
+                    index=index,
+                    code="NO_RECORD_ID",
+                    message="Zoho reported success without a record id",
+                    details=details,
+                )
             action = row.get("action")
             if action not in ("insert", "update"):
                 action = "update" if "updated" in message else "insert"
