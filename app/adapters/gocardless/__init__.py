@@ -1,5 +1,6 @@
 """The GoCardless adapter: the only code that knows GoCardless's wire formats."""
 
+from app.adapters.gocardless.client import MAX_PAGE_SIZE, GoCardlessClient
 from app.adapters.gocardless.connect import ConnectToken, GoCardlessConnect
 from app.adapters.gocardless.errors import (
     GoCardlessError,
@@ -14,9 +15,33 @@ from app.adapters.gocardless.errors import (
     GoCardlessUnauthorized,
     GoCardlessValidationFailed,
 )
+from app.adapters.gocardless.models import (
+    BillingRequest,
+    BillingRequestFlow,
+    Creditor,
+    Customer,
+    Event,
+    EventDetails,
+    EventLinks,
+    Mandate,
+    Page,
+    Payment,
+    Refund,
+    SchemeIdentifier,
+)
+from app.adapters.gocardless.pacing import PacerRegistry, Priority, RatePacer
 
 __all__ = [
+    "MAX_PAGE_SIZE",
+    "BillingRequest",
+    "BillingRequestFlow",
     "ConnectToken",
+    "Creditor",
+    "Customer",
+    "Event",
+    "EventDetails",
+    "EventLinks",
+    "GoCardlessClient",
     "GoCardlessConnect",
     "GoCardlessError",
     "GoCardlessForbidden",
@@ -29,4 +54,12 @@ __all__ = [
     "GoCardlessTransportError",
     "GoCardlessUnauthorized",
     "GoCardlessValidationFailed",
+    "Mandate",
+    "PacerRegistry",
+    "Page",
+    "Payment",
+    "Priority",
+    "RatePacer",
+    "Refund",
+    "SchemeIdentifier",
 ]

@@ -1,0 +1,148 @@
+"""Client-side pacing, so a busy installation stays under GoCardless's rate limit.
+
+GoCardless allows about 1000 requests a minute per merchant. Each organisation gets one
+`RatePacer`, shared by every client of that organisation in the process (`PacerRegistry`),
+which combines two gates:
+
+- a token bucket, refilled so that a full burst plus a minute of refill never exceeds the
+  per-minute limit;
+- the server's own count (`RateLimit-Remaining` until `RateLimit-Reset`), which also sees
+  requests made by other processes with the same token.
+
+`background` callers (sync, webhook processing) stop while less than `background_reserve` of
+either budget is left, so interactive calls from the widget are not queued behind a sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Literal
+
+Priority = Literal["interactive", "background"]
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+DEFAULT_RATE_PER_MINUTE = 1000
+DEFAULT_BURST = 50
+DEFAULT_BACKGROUND_RESERVE = 0.2
+# The server's reset is an HTTP date of a one-minute window; clock skew must not make us
+# wait longer than one window.
+MAX_SERVER_WAIT = 60.0
+
+
+def _check_limits(rate_per_minute: int, burst: int, background_reserve: float) -> None:
+    if not 0 < burst < rate_per_minute:
+        raise ValueError("burst must be positive and below rate_per_minute")
+    if not 0 <= background_reserve < 1:
+        raise ValueError("background_reserve is a fraction in [0, 1)")
+
+
+class RatePacer:
+    def __init__(
+        self,
+        *,
+        rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
+        burst: int = DEFAULT_BURST,
+        background_reserve: float = DEFAULT_BACKGROUND_RESERVE,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        _check_limits(rate_per_minute, burst, background_reserve)
+        self._capacity = float(burst)
+        self._refill_per_second = (rate_per_minute - burst) / 60.0
+        self._reserve = background_reserve
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self._capacity
+        self._refilled_at = clock()
+        # The server's view: requests left in its window, and when (on our clock) it resets.
+        self._server_remaining: int | None = None
+        self._server_limit: int | None = None
+        self._server_reset_at = 0.0
+
+    async def acquire(self, priority: Priority = "interactive") -> None:
+        """Wait until this call may be sent, then count it."""
+        while True:
+            delay = self._try_take(priority)
+            if delay <= 0:
+                return
+            await self._sleep(delay)
+
+    def observe(self, *, remaining: int | None, limit: int | None, reset_in: float | None) -> None:
+        """Adopt the server's count from a response's `RateLimit-*` headers."""
+        if remaining is None or reset_in is None or reset_in <= 0:
+            return
+        self._server_remaining = max(remaining, 0)
+        self._server_limit = limit
+        self._server_reset_at = self._clock() + min(reset_in, MAX_SERVER_WAIT)
+
+    def _try_take(self, priority: Priority) -> float:
+        """Take a token and return 0, or return how long to wait before trying again."""
+        now = self._clock()
+        server_wait = self._server_wait(now, priority)
+        if server_wait > 0:
+            return server_wait
+        self._tokens = min(
+            self._capacity, self._tokens + (now - self._refilled_at) * self._refill_per_second
+        )
+        self._refilled_at = now
+        needed = 1.0 + (self._capacity * self._reserve if priority == "background" else 0.0)
+        if self._tokens < needed:
+            return (needed - self._tokens) / self._refill_per_second
+        self._tokens -= 1.0
+        if self._server_remaining is not None:
+            # Count in-flight calls until the next response brings the server's figure.
+            self._server_remaining -= 1
+        return 0.0
+
+    def _server_wait(self, now: float, priority: Priority) -> float:
+        if self._server_remaining is None:
+            return 0.0
+        if now >= self._server_reset_at:
+            self._server_remaining = None
+            return 0.0
+        floor = 0
+        if priority == "background" and self._server_limit:
+            floor = math.ceil(self._server_limit * self._reserve)
+        if self._server_remaining > floor:
+            return 0.0
+        return self._server_reset_at - now
+
+
+class PacerRegistry:
+    """One pacer per GoCardless organisation, shared by every client in the process."""
+
+    def __init__(
+        self,
+        *,
+        rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
+        burst: int = DEFAULT_BURST,
+        background_reserve: float = DEFAULT_BACKGROUND_RESERVE,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        _check_limits(rate_per_minute, burst, background_reserve)
+        self._new_pacer = partial(
+            RatePacer,
+            rate_per_minute=rate_per_minute,
+            burst=burst,
+            background_reserve=background_reserve,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._pacers: dict[str, RatePacer] = {}
+
+    def for_organisation(self, organisation_id: str) -> RatePacer:
+        pacer = self._pacers.get(organisation_id)
+        if pacer is None:
+            pacer = self._new_pacer()
+            self._pacers[organisation_id] = pacer
+        return pacer
+
+    def forget(self, organisation_id: str) -> None:
+        """Drop a disconnected organisation's pacer."""
+        self._pacers.pop(organisation_id, None)
