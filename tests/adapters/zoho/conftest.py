@@ -90,14 +90,8 @@ def make_crm(
 ) -> MakeCRM:
     def make(*, limiter: OrgLimiter | asyncio.Semaphore | None = None, **kwargs: Any) -> ZohoCRM:
         kwargs.setdefault("sleep", sleeps)
-        return ZohoCRM(
-            http,
-            api_base=API,
-            tokens=tokens,
-            names=ZohoNames(NAMESPACE),
-            limiter=limiter,
-            **kwargs,
-        )
+        kwargs.setdefault("names", ZohoNames(NAMESPACE))
+        return ZohoCRM(http, api_base=API, tokens=tokens, limiter=limiter, **kwargs)
 
     return make
 
