@@ -30,9 +30,17 @@ from app.adapters.gocardless.models import (
     SchemeIdentifier,
 )
 from app.adapters.gocardless.pacing import PacerRegistry, Priority, RatePacer
+from app.adapters.gocardless.webhooks import (
+    SIGNATURE_HEADER,
+    MalformedWebhook,
+    WebhookBatch,
+    parse_webhook,
+    verify_signature,
+)
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "SIGNATURE_HEADER",
     "BillingRequest",
     "BillingRequestFlow",
     "ConnectToken",
@@ -54,6 +62,7 @@ __all__ = [
     "GoCardlessTransportError",
     "GoCardlessUnauthorized",
     "GoCardlessValidationFailed",
+    "MalformedWebhook",
     "Mandate",
     "PacerRegistry",
     "Page",
@@ -62,4 +71,7 @@ __all__ = [
     "RatePacer",
     "Refund",
     "SchemeIdentifier",
+    "WebhookBatch",
+    "parse_webhook",
+    "verify_signature",
 ]

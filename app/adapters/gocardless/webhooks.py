@@ -1,0 +1,58 @@
+"""GoCardless webhooks: signature check on the raw body, then events parsed from it.
+
+The app's webhook endpoint receives events for every connected merchant; each event names
+its merchant in `links.organisation`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.adapters.gocardless.models import Event
+
+SIGNATURE_HEADER = "Webhook-Signature"
+
+
+class MalformedWebhook(Exception):
+    """The body is not a GoCardless webhook (`{"events": [...], "meta": {...}}`)."""
+
+
+@dataclass(frozen=True)
+class WebhookBatch:
+    events: list[Event]
+    # For debugging only: deduplicate on event ids, which stay the same across redeliveries.
+    webhook_id: str | None
+
+
+class _WebhookMeta(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    webhook_id: str | None = None
+
+
+class _WebhookBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    events: list[Event]
+    meta: _WebhookMeta = Field(default_factory=_WebhookMeta)
+
+
+def verify_signature(body: bytes, signature: str | None, secret: str) -> bool:
+    """True when `signature` is the hex HMAC-SHA256 of the exact bytes received."""
+    # An empty secret would make the signature something anyone can compute.
+    if not signature or not secret:
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.strip().lower().encode())
+
+
+def parse_webhook(body: bytes) -> WebhookBatch:
+    try:
+        parsed = _WebhookBody.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise MalformedWebhook(f"not a GoCardless webhook: {where}: {first['msg']}") from None
+    return WebhookBatch(events=parsed.events, webhook_id=parsed.meta.webhook_id)
