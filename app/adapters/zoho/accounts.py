@@ -75,7 +75,9 @@ def is_trusted_accounts_server(url: str, default_accounts_url: str) -> bool:
 @dataclass(frozen=True)
 class ZohoTokens:
     access_token: SecretStr
+    # Only from a code exchange: refresh tokens never rotate.
     refresh_token: SecretStr | None
+    # The CRM API host of the org's data centre; "" if a refresh answer omits it.
     api_domain: str
     expires_in: int
 
@@ -160,7 +162,11 @@ class ZohoAccounts:
                     redirect_uri=self._redirect_uri,
                 )
             )
-        return _tokens(token, keep_refresh_token=True)
+        tokens = _tokens(token, keep_refresh_token=True)
+        if not tokens.api_domain:
+            # Every CRM call of the installation goes there; "" would only fail later, obscurely.
+            raise ZohoAccountsError("invalid_response", "the token answer names no api_domain")
+        return tokens
 
     async def refresh(self, accounts_server: str, refresh_token: str) -> ZohoTokens:
         """A fresh access token; Zoho never rotates refresh tokens, so none is returned."""
@@ -182,7 +188,11 @@ class ZohoAccounts:
         return _tokens(token, keep_refresh_token=False)
 
     async def revoke(self, accounts_server: str, refresh_token: str) -> None:
-        """Revoke the grant (and every access token made from it)."""
+        """Revoke the grant (and every access token made from it).
+
+        Raises ZohoAccountsError when Zoho refuses, e.g. HTTP 400 for a token that is
+        already invalid; whether that counts as done is the caller's call.
+        """
         url = f"{accounts_server.rstrip('/')}/oauth/v2/token/revoke"
         async with self._client() as client:
             try:

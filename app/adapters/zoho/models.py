@@ -20,7 +20,7 @@ class ZohoOrg(BaseModel):
     currency: str | None = None
     iso_code: str | None = None
     currency_symbol: str | None = None
-    mc_status: bool = False
+    mc_status: bool | None = None
 
 
 class ZohoProfile(BaseModel):

@@ -121,6 +121,15 @@ async def test_exchange_code_error_with_http_200(accounts: ZohoAccounts) -> None
 
 
 @respx.mock
+async def test_exchange_code_needs_the_api_domain(accounts: ZohoAccounts) -> None:
+    respx.post(f"{EU}/oauth/v2/token").respond(
+        200, json={"access_token": "1000.acc", "refresh_token": "1000.ref", "expires_in": 3600}
+    )
+    with pytest.raises(ZohoAccountsError, match="api_domain"):
+        await accounts.exchange_code(EU, "1000.code")
+
+
+@respx.mock
 async def test_exchange_code_non_json(accounts: ZohoAccounts) -> None:
     respx.post(f"{EU}/oauth/v2/token").respond(400, text="<html>nope</html>")
     with pytest.raises(ZohoAccountsError) as caught:
