@@ -41,7 +41,7 @@ BATCH_SIZE = 100
 MAX_LIST_FIELDS = 50
 # Zoho's search stops at 2000 records whatever the paging (page * per_page <= 2000).
 SEARCH_LIMIT = 2000
-_ZOHO_ID = re.compile(r"^[0-9]{1,25}$")
+_ZOHO_ID = re.compile(r"[0-9]{1,25}")
 
 
 def _rows(body: Any, key: str = "data") -> list[dict[str, Any]]:
@@ -98,7 +98,7 @@ class ZohoCRM:
 
     async def get_user(self, user_id: str) -> ZohoUser | None:
         """The CRM user, or None when the org has no such user (ids come from callers)."""
-        if not _ZOHO_ID.match(user_id):
+        if not _ZOHO_ID.fullmatch(user_id):
             return None
         try:
             users = _rows(await self._api.call("GET", f"/users/{user_id}"), "users")
@@ -111,7 +111,7 @@ class ZohoCRM:
     async def get_record(
         self, module: str, record_id: str, fields: Sequence[str] | None = None
     ) -> dict[str, Any] | None:
-        if not _ZOHO_ID.match(record_id):
+        if not _ZOHO_ID.fullmatch(record_id):
             return None
         params = {"fields": self._fields_param(module, fields)} if fields else None
         try:
@@ -273,7 +273,7 @@ class ZohoCRM:
 
         Not repeated after an ambiguous failure (timeout, 5xx): a second mail is worse than none.
         """
-        if not _ZOHO_ID.match(record_id):
+        if not _ZOHO_ID.fullmatch(record_id):
             raise ValueError("a Zoho record id is a string of digits")
         mail: dict[str, Any] = {
             "from": _address(from_address),

@@ -79,7 +79,10 @@ async def test_get_record_bad_field_is_an_error(crm: ZohoCRM, zoho: respx.MockRo
         await crm.get_record("Invoices", zoho_id(1), ["Nope"])
 
 
-@pytest.mark.parametrize("bad_id", ["", "abc", "123/../../org", "1 OR 1", "4150868000000000001x"])
+@pytest.mark.parametrize(
+    "bad_id",
+    ["", "abc", "123/../../org", "1 OR 1", "4150868000000000001x", "4150868000000000001\n"],
+)
 async def test_get_record_never_sends_a_non_numeric_id(
     crm: ZohoCRM, zoho: respx.MockRouter, bad_id: str
 ) -> None:
