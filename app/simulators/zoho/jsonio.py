@@ -1,0 +1,61 @@
+"""JSON in and out without floats: amounts arrive and leave as JSON numbers but live as
+`Decimal` in between, so 0.1 + 0.2 never drifts in the simulated CRM."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from starlette.responses import Response
+
+
+def loads(raw: bytes | str) -> Any:
+    return json.loads(raw, parse_float=Decimal)
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, Decimal):
+        # Plain notation: Decimal("1E+2") must leave as 100, not as an exponent string.
+        out.append(format(value, "f"))
+    elif isinstance(value, dict):
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            if i:
+                out.append(",")
+            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(":")
+            _encode(item, out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def dumps(value: Any) -> str:
+    out: list[str] = []
+    _encode(value, out)
+    return "".join(out)
+
+
+class ZohoJSONResponse(Response):
+    media_type = "application/json;charset=UTF-8"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode("utf-8")

@@ -1,0 +1,72 @@
+"""The few HTML pages a person sees: consent, Accounts errors, the outbox, the CRM invoice."""
+
+from __future__ import annotations
+
+from html import escape
+
+from app.simulators.zoho.state import Mail, Org
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;"
+    "text-align:left;vertical-align:top}button{padding:.4rem .9rem;margin-right:.5rem}"
+    ".sim{color:#888;font-size:.8rem}"
+)
+
+
+def page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>{body}"
+        "<p class='sim'>Zoho simulator - offline stand-in, not a Zoho service.</p></body></html>"
+    )
+
+
+def accounts_error(message: str) -> str:
+    return page("Zoho Accounts", f"<h1>Zoho Accounts</h1><p>{escape(message)}</p>")
+
+
+def consent(*, client_id: str, scopes: list[str], orgs: list[Org], hidden: dict[str, str]) -> str:
+    options = "".join(
+        f"<option value='{escape(org.id)}:{escape(user.id)}'>"
+        f"{escape(org.company_name)} ({escape(org.location)}) - {escape(user.full_name)}, "
+        f"{escape(org.profiles[user.profile_id])}</option>"
+        for org in orgs
+        for user in org.users.values()
+        if user.status == "active"
+    )
+    fields = "".join(
+        f"<input type='hidden' name='{escape(k)}' value='{escape(v)}'>" for k, v in hidden.items()
+    )
+    scope_items = "".join(f"<li><code>{escape(s)}</code></li>" for s in scopes)
+    return page(
+        "Authorize application",
+        f"<h1>Authorize {escape(client_id)}</h1><p>This application asks for:</p>"
+        f"<ul>{scope_items}</ul><form method='post' action='/oauth/v2/auth'>{fields}"
+        f"<label>CRM organization and user <select name='account'>{options}</select></label>"
+        "<p><button name='decision' value='approve'>Accept</button>"
+        "<button name='decision' value='deny'>Reject</button></p></form>",
+    )
+
+
+def _mail_body(mail: Mail) -> str:
+    """The mail rendered in a sandboxed frame, so its HTML cannot touch this page."""
+    html = mail.content if mail.mail_format == "html" else f"<pre>{escape(mail.content)}</pre>"
+    return f"<iframe sandbox srcdoc='{escape(html)}' style='width:28rem;height:8rem'></iframe>"
+
+
+def outbox(mails: list[Mail]) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(m.sent_at)}</td><td>{escape(m.from_.get('email', ''))}</td>"
+        f"<td>{escape(', '.join(t.get('email', '') for t in m.to))}</td>"
+        f"<td>{escape(m.subject)}</td><td>{escape(m.module)} {escape(m.record_id)}</td>"
+        f"<td>{_mail_body(m)}</td></tr>"
+        for m in reversed(mails)
+    )
+    return page(
+        "Outbox",
+        "<h1>Outbox</h1><p>Mail sent through the CRM send-mail action "
+        "(<a href='/_sim/outbox.json'>JSON</a>).</p>"
+        "<table><tr><th>Sent</th><th>From</th><th>To</th><th>Subject</th><th>Record</th>"
+        f"<th>Content</th></tr>{rows}</table>",
+    )

@@ -1,0 +1,52 @@
+"""The simulator as an ASGI app (`create_app`) and as a blocking server (`run`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from app.simulators.zoho.errors import ZohoApiError, render_api_error
+from app.simulators.zoho.options import ZohoSimOptions
+from app.simulators.zoho.routes_accounts import router as accounts_router
+from app.simulators.zoho.routes_meta import router as meta_router
+from app.simulators.zoho.seed import seed_org
+from app.simulators.zoho.state import DEFAULT_CLIENT_ID, FULL_SCOPES, ZohoSimState
+
+
+def create_app(state: ZohoSimState | None = None, **options: Any) -> FastAPI:
+    """Build the app around `state`, or around a fresh state made from `options`
+    (the fields of `ZohoSimOptions`; `seed=True` also seeds one org)."""
+    seed = bool(options.pop("seed", False))
+    if state is not None and options:
+        raise ValueError("pass options or a ready state, not both")
+    state = state or ZohoSimState(ZohoSimOptions(**options))
+    if seed:
+        seed_org(state)
+    app = FastAPI(
+        title="Zoho CRM simulator", docs_url="/_sim/docs", openapi_url="/_sim/openapi.json"
+    )
+    app.state.zoho_sim = state
+    app.add_exception_handler(ZohoApiError, render_api_error)
+    app.include_router(accounts_router)
+    app.include_router(meta_router)
+    return app
+
+
+def run(host: str = "127.0.0.1", port: int = 8002, *, seed: bool = True) -> None:
+    """Serve until interrupted, after printing what a client needs to call the seeded org."""
+    state = ZohoSimState(ZohoSimOptions(base_url=f"http://{host}:{port}"))
+    app = create_app(state)
+    if seed:
+        org = seed_org(state).org
+        tokens = state.accounts.mint_direct(
+            DEFAULT_CLIENT_ID, org.id, org.admin_user_id, FULL_SCOPES, offline=True
+        )
+        print(f"Zoho simulator on {state.options.api_domain()}")
+        print(f"  api_domain    {tokens['api_domain']}")
+        print(f"  org id        {org.id} (zgid {org.zgid})")
+        print(f"  admin user id {org.admin_user_id}")
+        print(f"  access token  {tokens['access_token']}")
+        print(f"  refresh token {tokens['refresh_token']}")
+    uvicorn.run(app, host=host, port=port, log_level="info")
