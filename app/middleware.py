@@ -7,7 +7,6 @@ import time
 import uuid
 
 import structlog
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.metrics import Metrics
@@ -28,7 +27,6 @@ class RequestContextMiddleware:
         incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         # A caller's id is kept only if it is harmless in logs and headers.
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        route = _route_template(scope)
         status = 500
         started = time.perf_counter()
 
@@ -47,17 +45,9 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                # Label by route template, not raw path, so ids don't explode cardinality.
+                route = str(getattr(scope.get("route"), "path", "unmatched"))
                 method = scope["method"]
                 self.metrics.requests.labels(route, method, str(status)).inc()
                 self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
 
-
-def _route_template(scope: Scope) -> str:
-    # Label by template, not raw path, so ids don't explode the metric's cardinality.
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,7 +69,7 @@ def zoho_org_body(org_id: str = ORG_ID) -> dict[str, Any]:
 
 
 @pytest.fixture
-def zoho_mock() -> respx.MockRouter:
+def zoho_mock() -> Iterator[respx.MockRouter]:
     """Zoho's users API with three users; unknown ids answer like Zoho (INVALID_DATA)."""
 
     def user_route(request: httpx.Request, user_id: str) -> httpx.Response:
@@ -91,7 +91,29 @@ def zoho_mock() -> respx.MockRouter:
     )
     router.get(url__regex=rf"{ZOHO_API}/crm/v\d+/org").respond(200, json=zoho_org_body())
     router.route(host="testserver").pass_through()
-    return router
+    # Active for the whole test: respx forgets its calls when the context closes.
+    with router:
+        yield router
+
+
+MockRouterFactory = Callable[..., respx.MockRouter]
+
+
+@pytest.fixture
+def mock_router() -> Iterator[MockRouterFactory]:
+    """Started respx routers that stay active (and keep their calls) until the test ends."""
+    routers: list[respx.MockRouter] = []
+
+    def make(**options: Any) -> respx.MockRouter:
+        router = respx.mock(**{"assert_all_called": False, **options})
+        router.start()
+        router.route(host="testserver").pass_through()
+        routers.append(router)
+        return router
+
+    yield make
+    for router in reversed(routers):
+        router.stop()
 
 
 @pytest.fixture

@@ -151,17 +151,12 @@ async def test_admins_audience(
     installed = await install(client, audience="admins")
     await connect_zoho(app, installed)
     await connect_gocardless(app, installed)
-    with zoho_mock:
-        ok = await client.get("/api/v1/installation", headers=installed.headers(ADMIN_USER))
-        standard = await client.get(
-            "/api/v1/installation", headers=installed.headers(STANDARD_USER)
-        )
-        inactive = await client.get(
-            "/api/v1/installation", headers=installed.headers(INACTIVE_USER)
-        )
-        unknown = await client.get(
-            "/api/v1/installation", headers=installed.headers("4150868000000999999")
-        )
+    ok = await client.get("/api/v1/installation", headers=installed.headers(ADMIN_USER))
+    standard = await client.get("/api/v1/installation", headers=installed.headers(STANDARD_USER))
+    inactive = await client.get("/api/v1/installation", headers=installed.headers(INACTIVE_USER))
+    unknown = await client.get(
+        "/api/v1/installation", headers=installed.headers("4150868000000999999")
+    )
     assert ok.status_code == 200, ok.text
     body = ok.json()
     assert body["zoho"] | {"authorize_url": None} == {
@@ -186,15 +181,12 @@ async def test_profiles_and_all_users_audiences(
     everyone = await install(client, org_id="2", audience="all_users")
     await connect_zoho(app, by_profile, org_id="1")
     await connect_zoho(app, everyone, org_id="2")
-    with zoho_mock:
-        standard_ok = await client.get(
-            "/api/v1/installation", headers=by_profile.headers(STANDARD_USER)
-        )
-        admin_refused = await client.get(
-            "/api/v1/installation", headers=by_profile.headers(ADMIN_USER)
-        )
-        all_ok = await client.get("/api/v1/installation", headers=everyone.headers(STANDARD_USER))
-        inactive = await client.get("/api/v1/installation", headers=everyone.headers(INACTIVE_USER))
+    standard_ok = await client.get(
+        "/api/v1/installation", headers=by_profile.headers(STANDARD_USER)
+    )
+    admin_refused = await client.get("/api/v1/installation", headers=by_profile.headers(ADMIN_USER))
+    all_ok = await client.get("/api/v1/installation", headers=everyone.headers(STANDARD_USER))
+    inactive = await client.get("/api/v1/installation", headers=everyone.headers(INACTIVE_USER))
     assert standard_ok.status_code == 200
     assert_problem(admin_refused, 403, "user_not_in_audience")
     assert all_ok.status_code == 200
@@ -206,11 +198,10 @@ async def test_audience_answers_are_cached_briefly(
 ) -> None:
     installed = await install(client)
     await connect_zoho(app, installed)
-    with zoho_mock:
-        for _ in range(5):
-            response = await client.get("/api/v1/installation", headers=installed.headers())
-            assert response.status_code == 200
-        user_calls = [c for c in zoho_mock.calls if "/users/" in c.request.url.path]
+    for _ in range(5):
+        response = await client.get("/api/v1/installation", headers=installed.headers())
+        assert response.status_code == 200
+    user_calls = [c for c in zoho_mock.calls if "/users/" in c.request.url.path]
     assert len(user_calls) == 1
 
 
@@ -221,8 +212,7 @@ async def test_one_installation_never_sees_another(
     b = await install(client, org_id="222")
     await connect_zoho(app, a, org_id="111")
     await connect_gocardless(app, b, organisation_id="OR_B")
-    with zoho_mock:
-        seen_by_a = (await client.get("/api/v1/installation", headers=a.headers())).json()
+    seen_by_a = (await client.get("/api/v1/installation", headers=a.headers())).json()
     seen_by_b = (await client.get("/api/v1/installation", headers=b.headers())).json()
     assert seen_by_a["installation_id"] == str(a.installation_id)
     assert seen_by_a["gocardless"]["organisation_id"] is None

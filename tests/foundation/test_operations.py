@@ -1,0 +1,132 @@
+"""Health, readiness, metrics, OpenAPI, migrations agreeing with models, settings, logging."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+import structlog
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from asgi_lifespan import LifespanManager
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.crypto import TokenCipher
+from app.log import configure_logging, get_logger
+from app.main import create_app
+from app.models import Base
+from app.settings import ConfigurationError, load_settings
+from tests.conftest import make_settings
+
+
+async def test_healthz_readyz_metrics(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200
+    assert 'http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
+
+
+async def test_readyz_fails_without_database() -> None:
+    settings = make_settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    app = create_app(settings)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/readyz")
+            assert (await client.get("/healthz")).status_code == 200
+    assert response.status_code == 503
+
+
+async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    generated = await client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
+    assert generated.headers["x-request-id"] not in ("", "bad id\nwith newline")
+
+
+async def test_openapi_documents_endpoints_and_errors(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    paths = spec["paths"]
+    for path in (
+        "/api/v1/installations",
+        "/api/v1/installation",
+        "/oauth/zoho/callback",
+        "/oauth/gocardless/callback",
+        "/healthz",
+        "/readyz",
+    ):
+        assert path in paths
+    created = paths["/api/v1/installations"]["post"]
+    assert {"201", "401", "409", "422"} <= created["responses"].keys()
+    examples = created["responses"]["409"]["content"]["application/problem+json"]["examples"]
+    assert examples["installation_exists"]["value"]["code"] == "installation_exists"
+    assert (await client.get("/docs")).status_code == 200
+
+
+async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
+    def diff(connection: Any) -> list[Any]:
+        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+    async with engine.connect() as connection:
+        assert await connection.run_sync(diff) == []
+
+
+def test_missing_required_setting_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SECRET_KEY", "ENCRYPTION_KEYS", "ADMIN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError, match="missing required environment variable"):
+        load_settings()
+    monkeypatch.setenv("SECRET_KEY", "s")
+    monkeypatch.setenv("ADMIN_TOKEN", "a")
+    monkeypatch.setenv("ENCRYPTION_KEYS", "not-a-key")
+    with pytest.raises(ConfigurationError, match="ENCRYPTION_KEYS"):
+        load_settings()
+
+
+def test_cli_start_up_fails_with_one_line() -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "missing required environment variable" in lines[0]
+
+
+def test_encryption_keys_rotate() -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    ciphertext = TokenCipher([SecretStr(old)]).encrypt("token")
+    rotated = TokenCipher([SecretStr(new), SecretStr(old)])
+    assert rotated.decrypt(ciphertext) == "token"
+    assert TokenCipher([SecretStr(new)]).decrypt(rotated.encrypt("t2")) == "t2"
+    with pytest.raises(ValueError, match="no longer configured"):
+        TokenCipher([SecretStr(new)]).decrypt(ciphertext)
+
+
+def test_logs_redact_secrets() -> None:
+    stream = io.StringIO()
+    configure_logging(json=True, level="INFO")
+    logging.getLogger().handlers[0].stream = stream  # type: ignore[attr-defined]
+    with structlog.contextvars.bound_contextvars(request_id="req-1"):
+        get_logger("test").info(
+            "oauth.done",
+            access_token="1000.secret-a",
+            headers={"Authorization": "Bearer secret-b", "Accept": "json"},
+            note="sent Zoho-oauthtoken 1000.secret-c to crm",
+        )
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert "secret" not in stream.getvalue()
+    assert line["request_id"] == "req-1"
+    assert line["event"] == "oauth.done"
+    assert line["headers"]["Accept"] == "json"
