@@ -6,12 +6,15 @@ import argparse
 import asyncio
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 
 from app.settings import ConfigurationError, Settings, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Authlib warns about its own httpx integration on import; operators can't act on it.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     parser = _parser()
     args = parser.parse_args(argv)
     try:
