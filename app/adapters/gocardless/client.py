@@ -65,8 +65,8 @@ class GoCardlessClient:
 
     Creates return `(resource, created)`: a repeat with the same idempotency key returns the
     resource the first call made, with `created=False`.
-    Filters are the API's query names; pass bracketed ones by unpacking a dict
-    (`**{"created_at[gte]": "2024-01-01T00:00:00Z"}`) and multi-valued ones as lists.
+    Filters are the API's query names; `name__op` stands for the bracketed `name[op]`
+    (`created_at__gte="2024-01-01T00:00:00.000Z"`) and multi-valued filters take lists.
     """
 
     def __init__(
@@ -270,7 +270,7 @@ class GoCardlessClient:
         params = {"limit": str(limit)}
         for name, value in filters.items():
             if value is not None:
-                params[name] = value if isinstance(value, str) else ",".join(value)
+                params[_query_name(name)] = value if isinstance(value, str) else ",".join(value)
         if after:
             params["after"] = after
         response = await self._api.send("GET", resource.path, params=params, retry=True)
@@ -337,6 +337,11 @@ def _item_path(resource: _Resource[Any], resource_id: str) -> str:
     if not resource_id:
         raise ValueError("an id is required")
     return f"{resource.path}/{quote(resource_id, safe='')}"
+
+
+def _query_name(name: str) -> str:
+    field, _, operator = name.rpartition("__")
+    return f"{field}[{operator}]" if field else name
 
 
 def _parse(envelope: type[EnvelopeT], response: httpx.Response) -> EnvelopeT:

@@ -142,7 +142,8 @@ async def test_list_page_sends_limit_cursor_and_filters(
         customer="CU123",
         status=["active", "submitted"],
         scheme=None,
-        **{"created_at[gte]": "2024-01-01T00:00:00Z"},
+        created_at__gte="2024-01-01T00:00:00Z",
+        charge_date__lt="2024-02-01",
     )
     assert dict(route.calls.last.request.url.params) == {
         "limit": "500",
@@ -150,6 +151,7 @@ async def test_list_page_sends_limit_cursor_and_filters(
         "customer": "CU123",
         "status": "active,submitted",
         "created_at[gte]": "2024-01-01T00:00:00Z",
+        "charge_date[lt]": "2024-02-01",
     }
     assert [m.id for m in page.items] == ["MD123", "MD123"]
     assert page.after == "example after 101"
