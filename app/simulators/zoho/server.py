@@ -11,6 +11,7 @@ from app.simulators.zoho.errors import ZohoApiError, render_api_error
 from app.simulators.zoho.options import ZohoSimOptions
 from app.simulators.zoho.routes_accounts import router as accounts_router
 from app.simulators.zoho.routes_meta import router as meta_router
+from app.simulators.zoho.routes_records import router as records_router
 from app.simulators.zoho.seed import seed_org
 from app.simulators.zoho.state import DEFAULT_CLIENT_ID, FULL_SCOPES, ZohoSimState
 
@@ -31,6 +32,7 @@ def create_app(state: ZohoSimState | None = None, **options: Any) -> FastAPI:
     app.add_exception_handler(ZohoApiError, render_api_error)
     app.include_router(accounts_router)
     app.include_router(meta_router)
+    app.include_router(records_router)
     return app
 
 

@@ -142,6 +142,7 @@ class PageCursor:
     bound: tuple[str, ...]  # fields, sort_by, sort_order: changing them voids the token
     last_id: int
     served: int
+    page: int
     expires_at: float
 
 
