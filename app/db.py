@@ -20,9 +20,7 @@ SessionMaker = async_sessionmaker[AsyncSession]
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         # The demo's embedded file: one writer at a time, foreign keys on.
-        engine = create_async_engine(
-            database_url, poolclass=NullPool, connect_args={"timeout": 30}
-        )
+        engine = create_async_engine(database_url, poolclass=NullPool, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(

@@ -50,4 +50,3 @@ class RequestContextMiddleware:
                 method = scope["method"]
                 self.metrics.requests.labels(route, method, str(status)).inc()
                 self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
-
