@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from app.simulators.zoho.errors import ZohoApiError, render_api_error
 from app.simulators.zoho.options import ZohoSimOptions
 from app.simulators.zoho.routes_accounts import router as accounts_router
+from app.simulators.zoho.routes_admin import router as admin_router
+from app.simulators.zoho.routes_mail import router as mail_router
 from app.simulators.zoho.routes_meta import router as meta_router
 from app.simulators.zoho.routes_records import router as records_router
 from app.simulators.zoho.seed import seed_org
@@ -32,7 +34,9 @@ def create_app(state: ZohoSimState | None = None, **options: Any) -> FastAPI:
     app.add_exception_handler(ZohoApiError, render_api_error)
     app.include_router(accounts_router)
     app.include_router(meta_router)
+    app.include_router(mail_router)
     app.include_router(records_router)
+    app.include_router(admin_router)
     return app
 
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from app.simulators.zoho.schema import CURRENCY_DECIMALS, FieldDef
+from app.simulators.zoho.schema import CURRENCY_DECIMALS, SYSTEM_FIELDS, FieldDef
 from app.simulators.zoho.state import Org
 from app.simulators.zoho.store import ModuleStore
 
@@ -16,7 +16,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Zoho's documented datetime format: yyyy-MM-ddTHH:mm:ss±HH:mm, no fraction, no "Z".
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
-_TEXT_TYPES = frozenset({"text", "textarea", "email", "phone", "website", "picklist"})
+_TEXT_TYPES = frozenset({"text", "textarea", "email", "phone", "website", "picklist", "autonumber"})
 
 
 def row_error(code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
@@ -119,9 +119,12 @@ def _coerce(org: Org, field: FieldDef, value: Any, path: str) -> Any:
 
 
 def validate_row(
-    org: Org, store: ModuleStore, row: Any, index: int, *, inserting: bool
+    org: Org, store: ModuleStore, row: Any, index: int, *, inserting: bool, trusted: bool = False
 ) -> dict[str, Any]:
-    """Stored values for a row; raises RowError with Zoho's per-row error."""
+    """Stored values for a row; raises RowError with Zoho's per-row error.
+
+    `trusted` (admin seeding only) also sets read-only fields such as Grand_Total, which
+    the CRM computes itself and silently ignores in API writes."""
     path = f"$.data[{index}]"
     if not isinstance(row, dict):
         raise RowError(row_error("INVALID_DATA", "invalid data", {"json_path": path}))
@@ -140,7 +143,7 @@ def validate_row(
                     {"api_name": key, "json_path": f"{path}.{key}"},
                 )
             )
-        if field.read_only:
+        if field.read_only and (not trusted or key in SYSTEM_FIELDS):
             continue
         values[key] = _coerce(org, field, value, f"{path}.{key}")
     for field in module.fields.values():
