@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,6 +27,8 @@ from app.services.provider_errors import problem_for_provider_error, provider_er
 from app.settings import Settings
 
 log = get_logger("app.main")
+
+WIDGET_DIR = Path(__file__).resolve().parent / "widget"
 
 DESCRIPTION = """
 Back end of the **GoCardless for Zoho CRM** extension: collect Zoho CRM invoices by bank
@@ -70,6 +74,10 @@ def create_app(
     app.include_router(health.router)
     app.include_router(installations.router)
     app.include_router(oauth.router)
+    # The CRM widget's static pages (also laid out as a Zoho widget folder).
+    app.mount(
+        "/widget", StaticFiles(directory=WIDGET_DIR, html=True, check_dir=False), name="widget"
+    )
     _install_error_handlers(app)
     return app
 
