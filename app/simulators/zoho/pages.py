@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import urlencode
 
 from app.simulators.zoho.state import Mail, Org
 
@@ -69,4 +70,64 @@ def outbox(mails: list[Mail]) -> str:
         "(<a href='/_sim/outbox.json'>JSON</a>).</p>"
         "<table><tr><th>Sent</th><th>From</th><th>To</th><th>Subject</th><th>Record</th>"
         f"<th>Content</th></tr>{rows}</table>",
+    )
+
+
+def crm_invoices(rows: list[tuple[Org, dict[str, str]]]) -> str:
+    """Index of every org's invoices; each row is (org, rendered invoice)."""
+    body = "".join(
+        f"<tr><td><a href='/_sim/crm/invoices/{escape(inv['id'])}'>"
+        f"{escape(inv.get('Invoice_Number') or '')}</a></td><td>{escape(inv['Subject'])}</td>"
+        f"<td>{escape(inv.get('contact') or '-')}</td>"
+        f"<td>{escape(inv.get('total') or '')} {escape(inv.get('Currency') or '')}</td>"
+        f"<td>{escape(org.company_name)}</td></tr>"
+        for org, inv in rows
+    )
+    return page(
+        "CRM - Invoices",
+        "<h1>Invoices</h1><table><tr><th>Number</th><th>Subject</th><th>Contact</th>"
+        f"<th>Total</th><th>Organization</th></tr>{body}</table>",
+    )
+
+
+def crm_invoice(org: Org, invoice: dict[str, str], user_id: str, widget_url: str) -> str:
+    """A CRM Invoice detail page with the extension's two buttons; each opens the widget
+    in the page (iframe) the way CRM opens a button widget in a popup."""
+
+    def widget_link(action: str) -> str:
+        query = urlencode(
+            {"invoice_id": invoice["id"], "user_id": user_id, "org_id": org.id, "action": action}
+        )
+        return f"{widget_url}{'&' if '?' in widget_url else '?'}{query}"
+
+    users = " | ".join(
+        ("<b>" if u.id == user_id else "")
+        + f"<a href='?user_id={escape(u.id)}'>{escape(u.full_name)} "
+        f"({escape(org.profiles[u.profile_id])})</a>" + ("</b>" if u.id == user_id else "")
+        for u in org.users.values()
+        if u.status == "active"
+    )
+    buttons = "".join(
+        f"<button data-src='{escape(widget_link(action))}' onclick=\"openWidget(this)\">"
+        f"{label}</button>"
+        for action, label in (
+            ("send_invoice", "Send Invoice - GoCardless"),
+            ("cancel_payment", "Cancel Payment - GoCardless"),
+        )
+    )
+    return page(
+        f"Invoice {invoice.get('Invoice_Number', '')}",
+        f"<p><a href='/_sim/crm'>All invoices</a> - {escape(org.company_name)}</p>"
+        f"<p>Signed in as: {users}</p>"
+        f"<h1>Invoice {escape(invoice.get('Invoice_Number') or '')}</h1><table>"
+        f"<tr><th>Subject</th><td>{escape(invoice['Subject'])}</td></tr>"
+        f"<tr><th>Contact</th><td>{escape(invoice.get('contact') or '-')}</td></tr>"
+        f"<tr><th>Status</th><td>{escape(invoice.get('Status') or '')}</td></tr>"
+        f"<tr><th>Grand Total</th><td>{escape(invoice.get('total') or '')} "
+        f"{escape(invoice.get('Currency') or '')}</td></tr></table>"
+        f"<p>{buttons}</p>"
+        "<iframe id='widget' title='GoCardless widget' "
+        "style='display:none;width:100%;height:32rem;border:1px solid #ccc'></iframe>"
+        "<script>function openWidget(b){const f=document.getElementById('widget');"
+        "f.src=b.dataset.src;f.style.display='block';}</script>",
     )

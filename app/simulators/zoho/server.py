@@ -11,6 +11,7 @@ from app.simulators.zoho.errors import ZohoApiError, render_api_error
 from app.simulators.zoho.options import ZohoSimOptions
 from app.simulators.zoho.routes_accounts import router as accounts_router
 from app.simulators.zoho.routes_admin import router as admin_router
+from app.simulators.zoho.routes_demo import router as demo_router
 from app.simulators.zoho.routes_mail import router as mail_router
 from app.simulators.zoho.routes_meta import router as meta_router
 from app.simulators.zoho.routes_records import router as records_router
@@ -37,6 +38,8 @@ def create_app(state: ZohoSimState | None = None, **options: Any) -> FastAPI:
     app.include_router(mail_router)
     app.include_router(records_router)
     app.include_router(admin_router)
+    # Last: its catch-all answers every CRM URL nothing above matched.
+    app.include_router(demo_router)
     return app
 
 
