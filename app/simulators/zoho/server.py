@@ -16,7 +16,12 @@ from app.simulators.zoho.routes_mail import router as mail_router
 from app.simulators.zoho.routes_meta import router as meta_router
 from app.simulators.zoho.routes_records import router as records_router
 from app.simulators.zoho.seed import seed_org
-from app.simulators.zoho.state import DEFAULT_CLIENT_ID, FULL_SCOPES, ZohoSimState
+from app.simulators.zoho.state import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    FULL_SCOPES,
+    ZohoSimState,
+)
 
 
 def create_app(state: ZohoSimState | None = None, **options: Any) -> FastAPI:
@@ -52,10 +57,15 @@ def run(host: str = "127.0.0.1", port: int = 8002, *, seed: bool = True) -> None
         tokens = state.accounts.mint_direct(
             DEFAULT_CLIENT_ID, org.id, org.admin_user_id, FULL_SCOPES, offline=True
         )
-        print(f"Zoho simulator on {state.options.api_domain()}")
-        print(f"  api_domain    {tokens['api_domain']}")
-        print(f"  org id        {org.id} (zgid {org.zgid})")
-        print(f"  admin user id {org.admin_user_id}")
-        print(f"  access token  {tokens['access_token']}")
-        print(f"  refresh token {tokens['refresh_token']}")
+        lines = (
+            f"Zoho simulator on {state.options.api_domain()}",
+            f"  api_domain    {tokens['api_domain']}",
+            f"  org id        {org.id} (zgid {org.zgid})",
+            f"  admin user id {org.admin_user_id}",
+            f"  access token  {tokens['access_token']}",
+            f"  refresh token {tokens['refresh_token']}",
+            f"  client        {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET}",
+            f"  admin API     {state.options.api_domain()}/_sim/docs",
+        )
+        print("\n".join(lines), flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
