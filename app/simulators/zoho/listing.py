@@ -17,6 +17,8 @@ DISCRETE_LIMIT = 2000
 TOKEN_LIMIT = 100_000
 MAX_PER_PAGE = 200
 SORT_FIELDS = ("id", "Created_Time", "Modified_Time")
+# Past this many issued page tokens, expired ones are swept so long runs stay bounded.
+MAX_LIVE_CURSORS = 10_000
 
 
 @dataclass
@@ -113,6 +115,12 @@ def _resolve_token(state: ZohoSimState, org_id: str, module: str, req: PageReque
     return cursor
 
 
+def _drop_expired(state: ZohoSimState) -> None:
+    now = state.now()
+    for token in [t for t, c in state.page_cursors.items() if c.expires_at <= now]:
+        del state.page_cursors[token]
+
+
 def fetch_page(
     state: ZohoSimState, org_id: str, store: ModuleStore, req: PageRequest
 ) -> tuple[list[Record], dict[str, Any]]:
@@ -165,6 +173,8 @@ def fetch_page(
     if more and taken:
         token = secrets.token_hex(24)
         expires_at = state.now() + state.options.page_token_lifetime
+        if len(state.page_cursors) >= MAX_LIVE_CURSORS:
+            _drop_expired(state)
         state.page_cursors[token] = PageCursor(
             org_id=org_id,
             module=module,

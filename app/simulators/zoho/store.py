@@ -11,7 +11,8 @@ from typing import Any
 from app.simulators.zoho.schema import ModuleDef
 
 Record = dict[str, Any]
-INDEXED_TYPES = frozenset({"email", "lookup", "ownerlookup"})
+# Owner-type fields are left out: every record of a one-user org shares the same value.
+INDEXED_TYPES = frozenset({"email", "lookup"})
 
 
 def index_key(value: Any) -> str | None:
@@ -33,7 +34,8 @@ class ModuleStore:
         self.records: dict[str, Record] = {}
         # Ids ascend with creation time, so this list doubles as the Created_Time order.
         self._order: list[int] = []
-        self._indexes: dict[str, dict[str, list[str]]] = {}
+        # field -> value key -> ids (a dict used as an insertion-ordered set: O(1) removal).
+        self._indexes: dict[str, dict[str, dict[str, None]]] = {}
         self.reindex()
 
     def reindex(self) -> None:
@@ -56,18 +58,19 @@ class ModuleStore:
         for name, index in self._indexes.items():
             key = index_key(record.get(name))
             if key is not None:
-                index.setdefault(key, []).append(record_id)
+                index.setdefault(key, {})[record_id] = None
 
     def _unindex(self, record_id: str, record: Record) -> None:
         for name, index in self._indexes.items():
             key = index_key(record.get(name))
             if key is None:
                 continue
-            ids = index.get(key, [])
-            if record_id in ids:
-                ids.remove(record_id)
+            ids = index.get(key)
+            if ids is None:
+                continue
+            ids.pop(record_id, None)
             if not ids:
-                index.pop(key, None)
+                del index[key]
 
     def insert(self, record: Record) -> None:
         record_id = record["id"]
@@ -91,7 +94,7 @@ class ModuleStore:
         key = index_key(value)
         if key is None:
             return []
-        return list(self._indexes[api_name].get(key, []))
+        return sorted(self._indexes[api_name].get(key, {}), key=int)
 
     def ids_ascending(self, after: int | None = None) -> Iterator[str]:
         start = 0 if after is None else bisect_right(self._order, after)
