@@ -1,0 +1,342 @@
+"""The status machines of mandates and payments, driven by the simulated calendar.
+
+Bank-side steps are scheduled for a working day and applied when the clock passes it
+(lazily on each API call, or at once when an admin advances time). Each step emits the
+event GoCardless emits. Event times never go backwards, so a consumer's created_at
+high-water mark does not skip anything.
+"""
+
+from __future__ import annotations
+
+import heapq
+from datetime import date, datetime
+from typing import Any
+
+from app.simulators.gocardless import errors
+from app.simulators.gocardless.events import details_for, emit
+from app.simulators.gocardless.formats import (
+    DEFAULT_SUBMISSION_LEAD_DAYS,
+    MANDATE_ACTIVE_AFTER_DAYS,
+    MANDATE_STATUSES_ACCEPTING_PAYMENTS,
+    SUBMISSION_LEAD_DAYS,
+    SUBMITS_WITH_FIRST_PAYMENT,
+    add_working_days,
+    at_business_hour,
+    subtract_working_days,
+)
+from app.simulators.gocardless.resources import Mandate, Payment
+from app.simulators.gocardless.state import Organisation, ScheduledTransition, SimulatorState
+
+MAX_RETRIES = 3
+MANDATE_INACTIVE = frozenset({"failed", "cancelled", "expired", "consumed", "blocked"})
+# Where an admin move may go from each payment status, walking through the statuses between.
+PAYMENT_PATHS: dict[str, list[str]] = {
+    "submitted": ["submitted"],
+    "confirmed": ["submitted", "confirmed"],
+    "paid_out": ["submitted", "confirmed", "paid_out"],
+    "failed": ["submitted", "failed"],
+    "charged_back": ["submitted", "confirmed", "paid_out", "charged_back"],
+}
+MANDATE_PATHS: dict[str, list[str]] = {
+    "submitted": ["submitted"],
+    "active": ["submitted", "active"],
+    "failed": ["submitted", "failed"],
+    "expired": ["submitted", "active", "expired"],
+}
+
+
+class TransitionRefused(Exception):
+    """An admin asked for a move the real status machine cannot make."""
+
+
+def lead_days(scheme: str) -> int:
+    return SUBMISSION_LEAD_DAYS.get(scheme, DEFAULT_SUBMISSION_LEAD_DAYS)
+
+
+def next_possible_charge_date(state: SimulatorState, mandate: Mandate) -> date | None:
+    if mandate.status not in MANDATE_STATUSES_ACCEPTING_PAYMENTS:
+        return None
+    today = state.clock.today()
+    base = today if mandate.status == "active" else max(today, mandate.ready_on)
+    # Submission happens on the working day after the request, then the scheme's lead time.
+    return add_working_days(base, lead_days(mandate.scheme) + 1)
+
+
+def refresh(state: SimulatorState, mandate: Mandate) -> Mandate:
+    mandate.next_possible_charge_date = next_possible_charge_date(state, mandate)
+    return mandate
+
+
+def _schedule(
+    state: SimulatorState, org: Organisation, kind: str, resource_id: str, status: str, day: date
+) -> None:
+    org.schedule_transition(
+        ScheduledTransition(
+            due=at_business_hour(day),
+            sequence=state.next_transition_sequence(),
+            kind="payment" if kind == "payment" else "mandate",
+            resource_id=resource_id,
+            from_status=status,
+        )
+    )
+
+
+def schedule_mandate_submission(state: SimulatorState, org: Organisation, mandate: Mandate) -> None:
+    _schedule(
+        state,
+        org,
+        "mandate",
+        mandate.id,
+        "pending_submission",
+        add_working_days(state.clock.today(), 1),
+    )
+
+
+def needs_scheduled_submission(mandate: Mandate) -> bool:
+    return mandate.scheme not in SUBMITS_WITH_FIRST_PAYMENT
+
+
+def schedule_payment_submission(state: SimulatorState, org: Organisation, payment: Payment) -> None:
+    day = max(
+        subtract_working_days(payment.charge_date, lead_days(payment.scheme)), state.clock.today()
+    )
+    _schedule(state, org, "payment", payment.id, "pending_submission", day)
+    mandate = org.mandates.get(payment.mandate)
+    if (
+        mandate is not None
+        and mandate.status == "pending_submission"
+        and not needs_scheduled_submission(mandate)
+    ):
+        _schedule(state, org, "mandate", mandate.id, "pending_submission", day)
+
+
+def tick(state: SimulatorState, org: Organisation) -> None:
+    """Apply every scheduled step whose time has come, in time order."""
+    now = state.clock.now()
+    floor = org.last_tick
+    while org.schedule and org.schedule[0].due <= now:
+        step = heapq.heappop(org.schedule)
+        at = max(step.due, floor)
+        if step.kind == "payment":
+            payment = org.payments.get(step.resource_id)
+            if payment is not None and payment.status == step.from_status:
+                _advance_payment(state, org, payment, at)
+        else:
+            mandate = org.mandates.get(step.resource_id)
+            if mandate is not None and mandate.status == step.from_status:
+                _advance_mandate(state, org, mandate, at)
+        floor = at
+    org.last_tick = max(now, floor)
+
+
+def _advance_payment(
+    state: SimulatorState, org: Organisation, payment: Payment, at: datetime
+) -> None:
+    if payment.status == "pending_submission":
+        mandate = org.mandates.get(payment.mandate)
+        if mandate is not None and mandate.status == "pending_submission":
+            enter_mandate_status(state, org, mandate, "submitted", at)
+        enter_payment_status(state, org, payment, "submitted", at)
+    elif payment.status == "submitted":
+        failed = state.failure_rate and state.random.random() < state.failure_rate
+        enter_payment_status(state, org, payment, "failed" if failed else "confirmed", at)
+    elif payment.status == "confirmed":
+        enter_payment_status(state, org, payment, "paid_out", at)
+
+
+def _advance_mandate(
+    state: SimulatorState, org: Organisation, mandate: Mandate, at: datetime
+) -> None:
+    following = {"pending_submission": "submitted", "submitted": "active"}
+    enter_mandate_status(state, org, mandate, following[mandate.status], at)
+
+
+def schedule_next_payment_step(
+    state: SimulatorState, org: Organisation, payment: Payment, day: date
+) -> None:
+    """Book the bank's next move for a payment in flight (none once it has settled)."""
+    if payment.status == "pending_submission":
+        schedule_payment_submission(state, org, payment)
+    elif payment.status == "submitted":
+        _schedule(state, org, "payment", payment.id, "submitted", max(payment.charge_date, day))
+    elif payment.status == "confirmed":
+        next_day = add_working_days(max(payment.charge_date, day), 1)
+        _schedule(state, org, "payment", payment.id, "confirmed", next_day)
+
+
+def enter_payment_status(
+    state: SimulatorState,
+    org: Organisation,
+    payment: Payment,
+    status: str,
+    at: datetime,
+    *,
+    details: dict[str, Any] | None = None,
+    metadata: dict[str, str] | None = None,
+    links: dict[str, str | None] | None = None,
+) -> None:
+    payment.status = status
+    action = "resubmission_requested" if status == "pending_submission" else status
+    emit(
+        state,
+        org,
+        resource_type="payments",
+        action=action,
+        resource_id=payment.id,
+        resource_metadata=payment.metadata,
+        details=details,
+        metadata=metadata,
+        links=links,
+        at=at,
+        scheme=payment.scheme,
+    )
+    schedule_next_payment_step(state, org, payment, at.date())
+
+
+def enter_mandate_status(
+    state: SimulatorState,
+    org: Organisation,
+    mandate: Mandate,
+    status: str,
+    at: datetime,
+    *,
+    details: dict[str, Any] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    mandate.status = status
+    event = emit(
+        state,
+        org,
+        resource_type="mandates",
+        action=status,
+        resource_id=mandate.id,
+        resource_metadata=mandate.metadata,
+        details=details,
+        metadata=metadata,
+        at=at,
+        scheme=mandate.scheme,
+    )
+    if status == "submitted":
+        _schedule(
+            state,
+            org,
+            "mandate",
+            mandate.id,
+            "submitted",
+            add_working_days(at.date(), MANDATE_ACTIVE_AFTER_DAYS),
+        )
+    if status in MANDATE_INACTIVE:
+        # A mandate that stops cancels its payments that have not been submitted yet.
+        for payment_id in org.payments.ids_for("mandate", mandate.id):
+            payment = org.payments.get(payment_id)
+            if payment is not None and payment.status in (
+                "pending_submission",
+                "pending_customer_approval",
+            ):
+                enter_payment_status(
+                    state,
+                    org,
+                    payment,
+                    "cancelled",
+                    at,
+                    details={
+                        "origin": event.details["origin"],
+                        "cause": f"mandate_{status}",
+                        "description": f"The mandate for this payment was {status}.",
+                    },
+                    links={"parent_event": event.id},
+                )
+
+
+def cancel_payment(
+    state: SimulatorState, org: Organisation, payment: Payment, metadata: dict[str, str]
+) -> None:
+    if payment.status != "pending_submission":
+        raise errors.invalid_state(
+            "cancellation_failed", "This payment is not in a cancellable state"
+        )
+    enter_payment_status(state, org, payment, "cancelled", state.clock.now(), metadata=metadata)
+
+
+def retry_payment(
+    state: SimulatorState,
+    org: Organisation,
+    payment: Payment,
+    charge_date: date,
+    metadata: dict[str, str],
+) -> None:
+    mandate = org.mandates.get(payment.mandate)
+    if payment.status != "failed" or payment.retries >= MAX_RETRIES:
+        raise errors.invalid_state("retry_failed", "This payment cannot be retried")
+    if mandate is None or mandate.status != "active":
+        raise errors.invalid_state("mandate_is_inactive", "Mandate is failed, cancelled or expired")
+    payment.retries += 1
+    payment.charge_date = charge_date
+    enter_payment_status(
+        state, org, payment, "pending_submission", state.clock.now(), metadata=metadata
+    )
+
+
+def cancel_mandate(
+    state: SimulatorState, org: Organisation, mandate: Mandate, metadata: dict[str, str]
+) -> None:
+    if mandate.status in MANDATE_INACTIVE:
+        raise errors.invalid_state(
+            "cancellation_failed", "This mandate is not in a cancellable state"
+        )
+    enter_mandate_status(state, org, mandate, "cancelled", state.clock.now(), metadata=metadata)
+
+
+def move_payment(state: SimulatorState, org: Organisation, payment: Payment, target: str) -> None:
+    """Admin: take a payment to `target` through the statuses a real one passes."""
+    tick(state, org)
+    if target == "cancelled":
+        cancel_payment(state, org, payment, {})
+        return
+    path = PAYMENT_PATHS.get(target)
+    if path is None:
+        raise TransitionRefused(f"payments cannot be moved to {target!r}")
+    steps = _remaining(path, payment.status, late={"failed", "charged_back"})
+    if steps is None:
+        raise TransitionRefused(f"a {payment.status} payment cannot become {target}")
+    now = state.clock.now()
+    for status in steps:
+        extra = {}
+        if status == "failed" and payment.status in ("confirmed", "paid_out"):
+            extra = {
+                "cause": "refer_to_payer",
+                "description": "The customer's bank returned the payment after it was confirmed.",
+            }
+        details = details_for("payments", status, scheme=payment.scheme, **extra) if extra else None
+        enter_payment_status(state, org, payment, status, now, details=details)
+
+
+def move_mandate(state: SimulatorState, org: Organisation, mandate: Mandate, target: str) -> None:
+    tick(state, org)
+    if target == "cancelled":
+        cancel_mandate(state, org, mandate, {})
+        return
+    path = MANDATE_PATHS.get(target)
+    if path is None:
+        raise TransitionRefused(f"mandates cannot be moved to {target!r}")
+    steps = _remaining(path, mandate.status, late=set())
+    if steps is None:
+        raise TransitionRefused(f"a {mandate.status} mandate cannot become {target}")
+    now = state.clock.now()
+    for status in steps:
+        enter_mandate_status(state, org, mandate, status, now)
+
+
+def _remaining(path: list[str], current: str, *, late: set[str]) -> list[str] | None:
+    """The steps of `path` still ahead of `current`; None when `current` is off the path.
+
+    A `late` final step (a failure or chargeback) may also start from any status on the
+    way, e.g. a paid-out payment can still fail.
+    """
+    if current in ("pending_submission", "pending_customer_approval"):
+        return path
+    if current in path[:-1]:
+        return path[path.index(current) + 1 :]
+    if path[-1] in late and current in ("confirmed", "paid_out"):
+        return [path[-1]]
+    return None
