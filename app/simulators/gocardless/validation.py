@@ -145,7 +145,9 @@ class ListQuery:
     ranges: dict[str, list[tuple[str, date]]] = field(default_factory=dict)
 
     def created_ok(self, moment: datetime) -> bool:
-        return all(_compare(moment, op, bound) for op, bound in self.created_at)
+        # Compare at the millisecond resolution timestamps are shown with.
+        shown = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        return all(_compare(shown, op, bound) for op, bound in self.created_at)
 
     def range_ok(self, name: str, day: date) -> bool:
         return all(_compare(day, op, bound) for op, bound in self.ranges.get(name, []))
