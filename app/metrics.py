@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -31,5 +31,41 @@ class Metrics:
             "zoho_token_refreshes_total",
             "Zoho access-token refreshes by outcome.",
             ["outcome"],
+            registry=self.registry,
+        )
+        self.webhooks = Counter(
+            "gocardless_webhooks_total",
+            "Webhook deliveries by outcome (stored, bad_signature, malformed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.webhook_events = Counter(
+            "gocardless_webhook_events_total",
+            "Events in accepted webhooks by outcome (stored, duplicate, unknown_organisation).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.inbox_depth = Gauge(
+            "gocardless_inbox_depth",
+            "Events waiting in the inbox, by status.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.events_processed = Counter(
+            "gocardless_events_processed_total",
+            "Inbox events settled by resource type and status.",
+            ["resource_type", "status"],
+            registry=self.registry,
+        )
+        self.event_lag = Histogram(
+            "gocardless_event_lag_seconds",
+            "Time from accepting an event to processing it.",
+            registry=self.registry,
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+        )
+        self.event_failures = Counter(
+            "gocardless_event_failures_total",
+            "Event processing failures (retry) and events given up on (parked).",
+            ["kind"],
             registry=self.registry,
         )

@@ -45,6 +45,10 @@ class Runtime:
         default_factory=lambda: TTLCache(ttl_seconds=60.0)
     )
     zoho_refresh_locks: KeyedLocks = field(default_factory=KeyedLocks)
+    # Things worth one log line an hour (e.g. events for an organisation we don't serve).
+    log_once_cache: TTLCache[tuple[str, str], bool] = field(
+        default_factory=lambda: TTLCache(ttl_seconds=3600.0)
+    )
 
 
 @asynccontextmanager

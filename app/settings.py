@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Zoho's concurrency cap per org is 5-25 calls by edition; 10 suits Standard.
     zoho_concurrency: int = 10
 
+    # How often missed webhooks are looked for in GoCardless's event list.
+    catch_up_interval_seconds: float = 300.0
+
     log_json: bool = True
     log_level: str = "INFO"
 

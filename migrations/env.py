@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -10,8 +11,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.models import Base
+from app.models.base import UTCDateTime
 
 target_metadata = Base.metadata
+
+
+def _render_item(type_: str, obj: Any, _context: Any) -> str | Literal[False]:
+    # Migrations must not import the app: render our aware-datetime type as what it stores.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _configure(connection: Connection) -> None:
@@ -19,6 +28,7 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        render_item=_render_item,
         # SQLite (the demo) can only alter tables by copying them.
         render_as_batch=connection.dialect.name == "sqlite",
     )

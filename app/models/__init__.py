@@ -2,17 +2,31 @@
 
 from app.models.base import Base
 from app.models.connections import ConnectionStatus, GoCardlessConnection, ZohoConnection
+from app.models.events import EventCursor, EventStatus, InboxEvent
 from app.models.installation import ApiKey, Audience, Installation, InstallationStatus
+from app.models.mirror import CrmState, GcCustomer, GcMandate, GcPayment
 from app.models.oauth_state import OAuthState
+from app.models.sync import Lease, SyncRun, SyncStage, SyncState
 
 __all__ = [
     "ApiKey",
     "Audience",
     "Base",
     "ConnectionStatus",
+    "CrmState",
+    "EventCursor",
+    "EventStatus",
+    "GcCustomer",
+    "GcMandate",
+    "GcPayment",
     "GoCardlessConnection",
+    "InboxEvent",
     "Installation",
     "InstallationStatus",
+    "Lease",
     "OAuthState",
+    "SyncRun",
+    "SyncStage",
+    "SyncState",
     "ZohoConnection",
 ]

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamps
+from app.models.base import Base, Timestamps, UTCDateTime
 
 
 class ConnectionStatus(StrEnum):
@@ -31,10 +31,10 @@ class ZohoConnection(Timestamps, Base):
     api_domain: Mapped[str] = mapped_column(String(255))
     refresh_token_enc: Mapped[str] = mapped_column(Text)
     access_token_enc: Mapped[str | None] = mapped_column(Text)
-    access_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(32), default=ConnectionStatus.connected)
     status_reason: Mapped[str | None] = mapped_column(Text)
-    authorized_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    authorized_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class GoCardlessConnection(Timestamps, Base):
@@ -53,4 +53,4 @@ class GoCardlessConnection(Timestamps, Base):
     verification_status: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32), default=ConnectionStatus.connected)
     status_reason: Mapped[str | None] = mapped_column(Text)
-    authorized_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    authorized_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Uuid, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamps, new_id
+from app.models.base import Base, Timestamps, UTCDateTime, new_id
 
 
 class Audience(StrEnum):
@@ -42,7 +42,7 @@ class Installation(Timestamps, Base):
     audience: Mapped[str] = mapped_column(String(16))
     profile_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default=InstallationStatus.active)
-    uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ApiKey(Timestamps, Base):
@@ -55,4 +55,4 @@ class ApiKey(Timestamps, Base):
     # Only the digest is stored: the key itself is shown once, at creation.
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(String(12))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, Timestamps
+from app.models.base import Base, Timestamps, UTCDateTime
 
 
 class OAuthState(Timestamps, Base):
@@ -19,5 +19,5 @@ class OAuthState(Timestamps, Base):
         ForeignKey("installations.id", ondelete="CASCADE"), index=True
     )
     provider: Mapped[str] = mapped_column(String(16))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -5,23 +5,33 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response, status
 
 from app.errors import (
+    GoCardlessAccountInactive,
+    GoCardlessNotAuthorized,
     InstallationExists,
     ProviderUnavailable,
     Unauthenticated,
     UserNotInAudience,
     ValidationFailed,
+    ZohoNotAuthorized,
 )
 from app.routers.deps import (
     EarlyWidgetCallerDep,
     RuntimeDep,
     SessionDep,
     UninstallingCallerDep,
+    WidgetCallerDep,
     require_operator,
 )
-from app.schemas.installations import InstallationCreate, InstallationCreated, InstallationStatusOut
+from app.schemas.installations import (
+    InstallationCreate,
+    InstallationCreated,
+    InstallationStatusOut,
+    SyncStatus,
+)
 from app.schemas.problems import problem_responses
 from app.services.installation_status import installation_status
 from app.services.installations import create_installation
+from app.services.sync import CrmModulesMissing, SyncAlreadyDone, start_sync, sync_status
 from app.services.uninstall import uninstall
 
 router = APIRouter(prefix="/api/v1", tags=["installations"])
@@ -65,6 +75,37 @@ async def get_installation(
     caller: EarlyWidgetCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> InstallationStatusOut:
     return await installation_status(session, runtime, caller.installation)
+
+
+@router.post(
+    "/installation/sync",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Sync Now: copy every GoCardless customer and payment into the CRM (once)",
+    description="Starts the one-time background copy; poll GET /installation/sync for progress. "
+    "A failed sync may be started again and resumes where it stopped.",
+    responses=problem_responses(
+        SyncAlreadyDone,
+        GoCardlessNotAuthorized,
+        GoCardlessAccountInactive,
+        ZohoNotAuthorized,
+        CrmModulesMissing,
+        Unauthenticated,
+        UserNotInAudience,
+    ),
+)
+async def post_sync(
+    caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
+) -> SyncStatus:
+    return await start_sync(session, runtime, caller.installation)
+
+
+@router.get(
+    "/installation/sync",
+    summary="Sync Now's state and progress",
+    responses=problem_responses(Unauthenticated, UserNotInAudience, ZohoNotAuthorized),
+)
+async def get_sync(caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep) -> SyncStatus:
+    return await sync_status(session, runtime, caller.installation)
 
 
 @router.delete(

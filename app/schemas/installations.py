@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,7 +61,18 @@ class SyncStatus(BaseModel):
     can_sync_now: bool
     customers_synced: int
     payments_synced: int
-    progress: float
+    progress: float = Field(ge=0.0, le=1.0)
+    stage: str | None = None
+    customers_listed: int = 0
+    mandates_listed: int = 0
+    payments_listed: int = 0
+    customers_rejected: int = 0
+    payments_rejected: int = 0
+    contacts_linked: int = 0
+    contacts_ambiguous: int = 0
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 class InstallationStatusOut(BaseModel):

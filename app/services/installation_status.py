@@ -9,7 +9,6 @@ from app.runtime import Runtime
 from app.schemas.installations import (
     GoCardlessStatus,
     InstallationStatusOut,
-    SyncStatus,
     ZohoStatus,
 )
 from app.services.authorization import inactive_reason
@@ -20,6 +19,7 @@ from app.services.installations import (
     zoho_usable,
 )
 from app.services.links import Provider, authorize_link
+from app.services.sync import sync_status
 
 
 async def installation_status(
@@ -54,11 +54,5 @@ async def installation_status(
                 runtime.signer, base, Provider.gocardless, installation.id
             ),
         ),
-        sync=SyncStatus(
-            state="not_started",
-            can_sync_now=active and zoho_usable(zoho),
-            customers_synced=0,
-            payments_synced=0,
-            progress=0.0,
-        ),
+        sync=await sync_status(session, runtime, installation),
     )

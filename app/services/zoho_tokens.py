@@ -108,8 +108,6 @@ class ZohoTokenStore:
         expires_at = connection.access_token_expires_at
         if connection.access_token_enc is None or expires_at is None:
             return None
-        if expires_at.tzinfo is None:  # SQLite hands back naive datetimes.
-            expires_at = expires_at.replace(tzinfo=UTC)
         if expires_at - REFRESH_MARGIN <= now:
             return None
         token = self._runtime.cipher.decrypt(connection.access_token_enc)

@@ -1,0 +1,103 @@
+"""Our mirror of each installation's GoCardless customers, mandates and payments.
+
+`fetched_at` is when the data was read from GoCardless (the request's start): an older read
+never overwrites a newer one, so a sync page and a webhook refetch may land in any order.
+`crm_version` counts changes that the CRM has not seen; the CRM push marks a row synced only
+if nothing changed while its upsert was in flight.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UTCDateTime
+
+
+class CrmState(StrEnum):
+    pending = "pending"
+    synced = "synced"
+    # The CRM refused the record; its reason is kept in crm_error and counted.
+    rejected = "rejected"
+
+
+class CrmTracked:
+    crm_record_id: Mapped[str | None] = mapped_column(String(32))
+    crm_state: Mapped[str] = mapped_column(String(16), default=CrmState.pending)
+    crm_version: Mapped[int] = mapped_column(Integer, default=1)
+    crm_synced_version: Mapped[int] = mapped_column(Integer, default=0)
+    crm_error: Mapped[str | None] = mapped_column(Text)
+    crm_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    crm_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class GcCustomer(CrmTracked, Base):
+    __tablename__ = "gc_customers"
+    __table_args__ = (
+        Index("ix_gc_customers_email", "installation_id", "email_normalized"),
+        Index("ix_gc_customers_crm_state", "installation_id", "crm_state"),
+    )
+
+    installation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_normalized: Mapped[str | None] = mapped_column(String(320))
+    given_name: Mapped[str | None] = mapped_column(String(255))
+    family_name: Mapped[str | None] = mapped_column(String(255))
+    company_name: Mapped[str | None] = mapped_column(String(255))
+    gc_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    gc_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The Zoho Contact this customer belongs to (matched by email or set by a mandate request).
+    contact_id: Mapped[str | None] = mapped_column(String(32))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GcMandate(Base):
+    __tablename__ = "gc_mandates"
+    __table_args__ = (Index("ix_gc_mandates_customer", "installation_id", "customer_id"),)
+
+    installation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(String(32))
+    scheme: Mapped[str | None] = mapped_column(String(32))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str | None] = mapped_column(String(255))
+    next_possible_charge_date: Mapped[date | None] = mapped_column(Date)
+    gc_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GcPayment(CrmTracked, Base):
+    __tablename__ = "gc_payments"
+    __table_args__ = (
+        Index("ix_gc_payments_mandate", "installation_id", "mandate_id"),
+        Index("ix_gc_payments_invoice", "installation_id", "invoice_id"),
+        Index("ix_gc_payments_crm_state", "installation_id", "crm_state"),
+    )
+
+    installation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mandate_id: Mapped[str | None] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(32))
+    charge_date: Mapped[date | None] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    gc_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set when the payment was created from a Zoho invoice (by us, per its metadata).
+    invoice_id: Mapped[str | None] = mapped_column(String(32))
+    gc_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,76 @@
+"""After Sync Now, keep pushing mirror changes to the CRM, one worker per installation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, union
+
+from app.adapters.zoho.errors import ZohoError
+from app.errors import AppError
+from app.log import get_logger
+from app.models import (
+    ConnectionStatus,
+    CrmState,
+    GcCustomer,
+    GcPayment,
+    SyncRun,
+    SyncState,
+    ZohoConnection,
+)
+from app.runtime import Runtime
+from app.services import leases
+from app.services.crm_push import PushTally, push_customers, push_payments
+from app.services.providers import zoho_crm
+
+log = get_logger("app.services.crm_scheduler")
+
+LEASE_TTL = timedelta(minutes=5)
+# Per tick and installation, so one busy org cannot starve the others.
+MAX_BATCHES = 20
+
+
+async def installations_with_changes(runtime: Runtime) -> list[uuid.UUID]:
+    now = datetime.now(UTC)
+    due = union(
+        *(
+            select(table.installation_id).where(
+                table.crm_state == CrmState.pending.value,
+                or_(table.crm_retry_at.is_(None), table.crm_retry_at <= now),
+            )
+            for table in (GcCustomer, GcPayment)
+        )
+    ).subquery()
+    async with runtime.sessionmaker() as session:
+        rows = await session.scalars(
+            select(SyncRun.installation_id)
+            .join(ZohoConnection, ZohoConnection.installation_id == SyncRun.installation_id)
+            .where(
+                SyncRun.state == SyncState.succeeded.value,
+                ZohoConnection.status == ConnectionStatus.connected.value,
+                SyncRun.installation_id.in_(select(due.c.installation_id)),
+            )
+        )
+        return list(rows.all())
+
+
+async def push_changes(runtime: Runtime) -> PushTally:
+    total = PushTally()
+    for installation_id in await installations_with_changes(runtime):
+        lease = f"crm:{installation_id}"
+        if not await leases.acquire(runtime.sessionmaker, lease, LEASE_TTL):
+            continue
+        try:
+            async with runtime.sessionmaker() as session:
+                connection = await session.get(ZohoConnection, installation_id)
+            if connection is None:
+                continue
+            crm = zoho_crm(runtime, connection)
+            total.add(await push_customers(runtime, crm, installation_id, max_batches=MAX_BATCHES))
+            total.add(await push_payments(runtime, crm, installation_id, max_batches=MAX_BATCHES))
+        except (ZohoError, AppError) as exc:
+            log.warning("crm.push_failed", installation_id=str(installation_id), error=str(exc))
+        finally:
+            await leases.release(runtime.sessionmaker, lease)
+    return total

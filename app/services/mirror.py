@@ -1,0 +1,198 @@
+"""Writes to the mirror tables: newest read wins, CRM-visible changes queue a CRM upsert."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, or_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.gocardless.models import Customer, Mandate, Payment
+from app.models import CrmState, GcCustomer, GcMandate, GcPayment
+from app.money import UnknownScheme, scheme_currency
+
+# Metadata keys we put on payments and billing requests we create (GoCardless allows 3).
+META_INVOICE_ID = "zoho_invoice_id"
+META_ORG_ID = "zoho_org_id"
+
+
+def _crm_queue(table: Any, fields: Sequence[str], excluded: Any) -> dict[str, Any]:
+    """SET clauses that bump crm_version only when a CRM-visible field really changed."""
+    changed: ColumnElement[bool] = or_(
+        *(getattr(table, f).is_distinct_from(getattr(excluded, f)) for f in fields)
+    )
+    return {
+        "crm_version": case((changed, table.crm_version + 1), else_=table.crm_version),
+        "crm_state": case((changed, CrmState.pending.value), else_=table.crm_state),
+        "crm_attempts": case((changed, 0), else_=table.crm_attempts),
+        "crm_retry_at": case((changed, None), else_=table.crm_retry_at),
+    }
+
+
+_CUSTOMER_FIELDS = ("email", "given_name", "family_name", "company_name", "gc_created_at")
+
+
+async def store_customers(
+    session: AsyncSession,
+    installation_id: uuid.UUID,
+    customers: Sequence[Customer],
+    fetched_at: datetime,
+) -> None:
+    if not customers:
+        return
+    rows = [
+        {
+            "installation_id": installation_id,
+            "id": c.id,
+            "email": c.email,
+            "email_normalized": c.email.strip().lower() if c.email else None,
+            "given_name": c.given_name,
+            "family_name": c.family_name,
+            "company_name": c.company_name,
+            "gc_created_at": c.created_at,
+            "gc_metadata": dict(c.metadata),
+            "fetched_at": fetched_at,
+            "crm_state": CrmState.pending.value,
+            "crm_version": 1,
+            "crm_synced_version": 0,
+            "crm_attempts": 0,
+        }
+        for c in _latest(customers)
+    ]
+    statement = insert(GcCustomer).values(rows)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[GcCustomer.installation_id, GcCustomer.id],
+        set_={
+            **{f: getattr(excluded, f) for f in (*_CUSTOMER_FIELDS, "email_normalized")},
+            "gc_metadata": excluded.gc_metadata,
+            "fetched_at": excluded.fetched_at,
+            **_crm_queue(GcCustomer, _CUSTOMER_FIELDS, excluded),
+        },
+        where=GcCustomer.fetched_at <= excluded.fetched_at,
+    )
+    await session.execute(statement)
+
+
+async def store_mandates(
+    session: AsyncSession,
+    installation_id: uuid.UUID,
+    mandates: Sequence[Mandate],
+    fetched_at: datetime,
+) -> None:
+    if not mandates:
+        return
+    rows = [
+        {
+            "installation_id": installation_id,
+            "id": m.id,
+            "customer_id": m.links.customer,
+            "scheme": m.scheme,
+            "currency": _currency(m.scheme),
+            "status": m.status,
+            "reference": m.reference,
+            "next_possible_charge_date": m.next_possible_charge_date,
+            "gc_created_at": m.created_at,
+            "fetched_at": fetched_at,
+        }
+        for m in _latest(mandates)
+    ]
+    statement = insert(GcMandate).values(rows)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[GcMandate.installation_id, GcMandate.id],
+        set_={
+            key: getattr(excluded, key) for key in rows[0] if key not in ("installation_id", "id")
+        },
+        where=GcMandate.fetched_at <= excluded.fetched_at,
+    )
+    await session.execute(statement)
+
+
+_PAYMENT_FIELDS = (
+    "mandate_id",
+    "amount",
+    "currency",
+    "status",
+    "charge_date",
+    "reference",
+    "description",
+    "invoice_id",
+)
+
+
+async def store_payments(
+    session: AsyncSession,
+    installation_id: uuid.UUID,
+    payments: Sequence[Payment],
+    fetched_at: datetime,
+    *,
+    zoho_org_id: str | None,
+) -> None:
+    if not payments:
+        return
+    rows = [
+        {
+            "installation_id": installation_id,
+            "id": p.id,
+            "mandate_id": p.links.mandate,
+            "amount": p.amount,
+            "currency": p.currency,
+            "status": p.status,
+            "charge_date": p.charge_date,
+            "reference": p.reference,
+            "description": p.description,
+            "gc_metadata": dict(p.metadata),
+            "invoice_id": invoice_of(p.metadata, zoho_org_id),
+            "gc_created_at": p.created_at,
+            "fetched_at": fetched_at,
+            "crm_state": CrmState.pending.value,
+            "crm_version": 1,
+            "crm_synced_version": 0,
+            "crm_attempts": 0,
+        }
+        for p in _latest(payments)
+    ]
+    statement = insert(GcPayment).values(rows)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[GcPayment.installation_id, GcPayment.id],
+        set_={
+            **{f: getattr(excluded, f) for f in _PAYMENT_FIELDS},
+            "gc_metadata": excluded.gc_metadata,
+            "gc_created_at": excluded.gc_created_at,
+            "fetched_at": excluded.fetched_at,
+            **_crm_queue(GcPayment, _PAYMENT_FIELDS, excluded),
+        },
+        where=GcPayment.fetched_at <= excluded.fetched_at,
+    )
+    await session.execute(statement)
+
+
+def invoice_of(metadata: dict[str, str], zoho_org_id: str | None) -> str | None:
+    """The Zoho invoice a payment was created for, if we created it for this org."""
+    invoice_id = metadata.get(META_INVOICE_ID)
+    if not invoice_id or not invoice_id.isdigit():
+        return None
+    org = metadata.get(META_ORG_ID)
+    if org is not None and zoho_org_id is not None and org != zoho_org_id:
+        return None
+    return invoice_id
+
+
+def _currency(scheme: str | None) -> str | None:
+    if scheme is None:
+        return None
+    try:
+        return scheme_currency(scheme)
+    except UnknownScheme:
+        return None
+
+
+def _latest(items: Sequence[Any]) -> list[Any]:
+    # One row per id in a multi-row INSERT … ON CONFLICT, or PostgreSQL refuses the statement.
+    return list({item.id: item for item in items}.values())

@@ -1,0 +1,73 @@
+"""Receiving GoCardless webhooks: verify, store every event in the inbox, nothing else.
+
+No call to GoCardless or Zoho happens here: the answer must be fast and must not depend on
+either being up. The worker does the rest.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.gocardless.webhooks import MalformedWebhook, parse_webhook, verify_signature
+from app.errors import AppError, BadRequest
+from app.log import get_logger
+from app.models import GoCardlessConnection
+from app.runtime import Runtime
+from app.services.inbox import enqueue, inbox_row
+
+log = get_logger("app.services.webhooks")
+
+
+class InvalidSignature(AppError):
+    # 498 "Token Invalid" is what GoCardless expects for a signature we reject.
+    status, code, title = 498, "invalid_signature", "Invalid webhook signature"
+
+
+async def receive_webhook(
+    session: AsyncSession, runtime: Runtime, body: bytes, signature: str | None
+) -> int:
+    """Store the batch's events; returns how many were new. Raises on a bad signature/body."""
+    secret = runtime.settings.gocardless_webhook_secret.get_secret_value()
+    if not verify_signature(body, signature, secret):
+        runtime.metrics.webhooks.labels("bad_signature").inc()
+        raise InvalidSignature("the Webhook-Signature header does not match the body")
+    try:
+        batch = parse_webhook(body)
+    except MalformedWebhook as exc:
+        runtime.metrics.webhooks.labels("malformed").inc()
+        raise BadRequest(f"not a GoCardless webhook body: {exc}") from None
+    organisations = {e.links.organisation for e in batch.events if e.links.organisation}
+    installations = (
+        dict(
+            (
+                await session.execute(
+                    select(
+                        GoCardlessConnection.organisation_id, GoCardlessConnection.installation_id
+                    ).where(GoCardlessConnection.organisation_id.in_(organisations))
+                )
+            ).all()
+        )
+        if organisations
+        else {}
+    )
+    rows = []
+    for event in batch.events:
+        installation_id = installations.get(event.links.organisation or "")
+        if installation_id is None:
+            _log_unknown_once(runtime, event.links.organisation)
+            runtime.metrics.webhook_events.labels("unknown_organisation").inc()
+            continue
+        rows.append(inbox_row(installation_id, event, event.model_dump(mode="json"), "webhook"))
+    stored = await enqueue(session, rows)
+    runtime.metrics.webhooks.labels("stored").inc()
+    runtime.metrics.webhook_events.labels("stored").inc(stored)
+    runtime.metrics.webhook_events.labels("duplicate").inc(len(rows) - stored)
+    return stored
+
+
+def _log_unknown_once(runtime: Runtime, organisation: str | None) -> None:
+    key = ("unknown-organisation", organisation or "")
+    if runtime.log_once_cache.get(key) is None:
+        runtime.log_once_cache.put(key, True)
+        log.info("webhook.unknown_organisation_dropped", organisation_id=organisation)
