@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse
 
 from app.simulators.gocardless import errors, lifecycle
+from app.simulators.gocardless.billing import render_request
 from app.simulators.gocardless.http import ApiContext, api_context
 from app.simulators.gocardless.resources import Event
 from app.simulators.gocardless.responses import found, paged, single
@@ -89,10 +90,7 @@ def _linked(ctx: ApiContext, include: str, events: list[Event]) -> list[dict[str
         elif include == "billing_request" and (
             request := ctx.org.billing_requests.get(resource_id)
         ):
-            seen[resource_id] = request.to_json(
-                ctx.org.customers.get(request.customer or ""),
-                ctx.org.bank_accounts.get(request.customer_bank_account or ""),
-            )
+            seen[resource_id] = render_request(ctx.org, request)
     return list(seen.values())
 
 

@@ -10,7 +10,15 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 
 from app.simulators.common import FaultMiddleware
-from app.simulators.gocardless import admin, api_core, api_events, api_payments, oauth
+from app.simulators.gocardless import (
+    admin,
+    api_billing,
+    api_core,
+    api_events,
+    api_payments,
+    flow_pages,
+    oauth,
+)
 from app.simulators.gocardless.errors import GoCardlessError
 from app.simulators.gocardless.http import (
     ApiHeadersMiddleware,
@@ -43,7 +51,7 @@ def create_app(state: SimulatorState | None = None, **options: Any) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.simulator = sim
-    for module in (api_core, api_payments, api_events, oauth, admin):
+    for module in (api_core, api_payments, api_billing, api_events, oauth, flow_pages, admin):
         app.include_router(module.router, include_in_schema=module is admin)
     app.add_exception_handler(GoCardlessError, handle_gocardless_error)
     app.add_exception_handler(HTTPException, handle_http_exception)

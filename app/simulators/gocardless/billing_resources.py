@@ -13,6 +13,16 @@ from app.simulators.gocardless.resources import (
     CustomerBankAccount,
 )
 
+# The list endpoint leaves these out of each request (as the API reference's schema does).
+DETAIL_ONLY_FIELDS = (
+    "actions",
+    "fallback_enabled",
+    "fallback_occurred",
+    "payment_context_code",
+    "payment_purpose_code",
+    "purpose_code",
+    "resources",
+)
 PREFILLED_CUSTOMER_FIELDS = (
     "given_name",
     "family_name",
