@@ -114,6 +114,10 @@ class WebhookDispatcher(Generic[T]):
     def deliveries(self) -> list[Delivery]:
         return list(self._log)
 
+    def forget_finished(self) -> None:
+        """Drop delivered, failed and dropped webhooks from the log; pending ones stay."""
+        self._log = [d for d in self._log if d.state == "pending"]
+
     def clear(self) -> None:
         self._queue.clear()
         self._pending.clear()

@@ -254,6 +254,12 @@ async def list_deliveries(
     ]
 
 
+@router.delete("/webhooks", status_code=204)
+async def forget_deliveries(request: Request) -> None:
+    """Empty the delivery log of finished webhooks (pending ones carry on)."""
+    simulator(request).dispatcher.forget_finished()
+
+
 @router.post("/webhooks/drain")
 async def drain_webhooks(request: Request, timeout_seconds: float = 30) -> dict[str, int]:
     """Wait until every queued webhook is delivered, dropped or given up on."""
