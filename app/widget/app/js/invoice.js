@@ -1,0 +1,163 @@
+// The popup behind "Send Invoice - GoCardless" and "Cancel Payment - GoCardless".
+
+import { createApiClient, segment } from "./api.js";
+import { loadConfig } from "./config.js";
+import { fill, h } from "./dom.js";
+import { formatMinorUnits, isCancellable, isLivePayment, paymentStatus } from "./format.js";
+import { invoiceSummary, mandateForm, noMandateBox, paymentsSection, resultView } from "./invoice-views.js";
+import { createUi, focusHeading } from "./ui.js";
+
+const ui = createUi();
+const content = document.getElementById("content");
+const dialog = document.getElementById("confirm");
+const dialogText = document.getElementById("confirm-text");
+
+let config = null;
+let api = null;
+let overview = null; // the last GET …/mandates answer
+let mandateRequest = null; // the setup link sent in this popup, if any
+
+function invoicePath(suffix) {
+  return `/api/v1/invoices/${segment(config.invoiceId)}/${suffix}`;
+}
+
+function renderSendMode() {
+  const { invoice, mandates = [], payments = [] } = overview;
+  const live = payments.find(isLivePayment);
+  const parts = [invoiceSummary(invoice)];
+  let message;
+  if (live) {
+    parts.push(paymentsSection(payments, { onCancel: confirmCancel }));
+    parts.push(h("p", { class: "card note" }, "This invoice already has a GoCardless payment, shown above."));
+    message = `This invoice already has a payment: ${paymentStatus(live.status).words}.`;
+  } else if (mandates.some((mandate) => mandate.usable)) {
+    parts.push(h("section", { class: "card", "aria-label": "Mandates" }, mandateForm(mandates, { onProceed: proceed })));
+    message = "Choose a mandate, then Proceed.";
+  } else {
+    if (mandates.length) parts.push(h("section", { class: "card", "aria-label": "Mandates" }, mandateForm(mandates, {})));
+    parts.push(noMandateBox(invoice.contact, mandateRequest, { onSendLink: sendSetupLink, onCheckAgain: checkAgain }));
+    message = mandateRequest
+      ? `No mandate yet — setup link emailed to ${mandateRequest.email_sent_to}.`
+      : "The contact has no usable mandate yet.";
+  }
+  if (!live && payments.length) {
+    parts.push(paymentsSection(payments, { onCancel: confirmCancel, heading: "Earlier payments" }));
+  }
+  fill(content, parts);
+  return message;
+}
+
+function renderCancelMode() {
+  const { invoice, payments = [] } = overview;
+  const cancellable = payments.filter(isCancellable);
+  const parts = [invoiceSummary(invoice)];
+  let message;
+  if (!payments.length) {
+    message = "This invoice has no GoCardless payment to cancel.";
+    parts.push(h("p", { class: "card note" }, message));
+  } else {
+    parts.push(paymentsSection(payments, { onCancel: confirmCancel }));
+    if (cancellable.length) {
+      message = cancellable.length === 1 ? "This payment can be cancelled." : `${cancellable.length} payments can be cancelled.`;
+    } else {
+      message = "No payment can be cancelled now.";
+      parts.push(
+        h(
+          "p",
+          { class: "card note" },
+          "GoCardless lets a payment be cancelled only while it is scheduled and not yet sent to the bank.",
+        ),
+      );
+    }
+  }
+  fill(content, parts);
+  content.querySelector(".payment button.danger")?.focus();
+  return message;
+}
+
+async function loadInvoice() {
+  const { body } = await api.get(invoicePath("mandates"));
+  overview = body;
+  ui.say(config.mode === "cancel" ? renderCancelMode() : renderSendMode());
+}
+
+function reload() {
+  return ui.run("Loading the invoice…", loadInvoice);
+}
+
+function checkAgain() {
+  return ui.run("Checking for a new mandate…", async () => {
+    await loadInvoice();
+    const choice = content.querySelector("input[name=mandate]:enabled");
+    if (choice) choice.focus();
+    else focusHeading(content.querySelector(".notice") ?? content);
+  });
+}
+
+function showResult(heading, payment, message) {
+  fill(content, invoiceSummary(overview.invoice), resultView(heading, payment, { onDone: done }));
+  ui.say(message);
+  focusHeading(content.querySelector(".result"));
+}
+
+function proceed(mandateId) {
+  return ui.run("Creating the payment…", async () => {
+    const { status, body } = await api.post(invoicePath("payments"), { mandate_id: mandateId });
+    // 200 means the invoice already had a live payment: the service returned it, made none.
+    const created = status === 201;
+    const { words } = paymentStatus(body.payment.status);
+    showResult(
+      created ? "Payment created" : "This invoice already had a payment",
+      body.payment,
+      created ? `Payment created: ${words}.` : `No new payment was made; the existing one is shown: ${words}.`,
+    );
+  });
+}
+
+function sendSetupLink() {
+  return ui.run("Emailing the setup link…", async () => {
+    const { body } = await api.post(invoicePath("mandate-requests"));
+    mandateRequest = body.mandate_request;
+    ui.say(renderSendMode());
+    focusHeading(content.querySelector(".notice"));
+  });
+}
+
+function confirmCancel(payment, opener) {
+  dialogText.textContent =
+    `Cancel the payment of ${formatMinorUnits(payment.amount, payment.currency)}? ` +
+    "Nothing will be collected from the customer.";
+  dialog.returnValue = "";
+  dialog.addEventListener(
+    "close",
+    () => {
+      if (dialog.returnValue === "cancel_payment") cancelPayment(payment);
+      else opener.focus();
+    },
+    { once: true },
+  );
+  dialog.showModal();
+}
+
+function cancelPayment(payment) {
+  return ui.run("Cancelling the payment…", async () => {
+    const { body } = await api.post(`/api/v1/payments/${segment(payment.id)}/cancel`);
+    showResult("Payment cancelled", body.payment, `Payment cancelled: ${paymentStatus(body.payment.status).words}.`);
+  });
+}
+
+function done() {
+  // Inside CRM, close the popup and reload the invoice so its fields show the new state.
+  if (config.zoho) config.zoho.CRM.UI.Popup.closeReload();
+  else reload();
+}
+
+async function start() {
+  await ui.run("Connecting…", async () => {
+    config = await loadConfig({ needsInvoice: true });
+    api = createApiClient(config);
+  });
+  if (api) await reload();
+}
+
+start();

@@ -1,0 +1,222 @@
+// The extension's settings page: both connections, with links to authorize what is missing, and
+// the one-time Sync Now with its progress.
+
+import { createApiClient } from "./api.js";
+import { loadConfig } from "./config.js";
+import { externalButton, fill, h } from "./dom.js";
+import { createUi, focusHeading } from "./ui.js";
+
+const POLL_MS = 1500;
+
+const ui = createUi();
+const content = document.getElementById("content");
+
+let api = null;
+let installation = null;
+let pollTimer = null;
+
+const ZOHO_STATES = {
+  connected: ["Connected", "done"],
+  needs_reauthorization: ["Needs to be authorized again", "problem"],
+  not_connected: ["Not connected", "waiting"],
+};
+const GOCARDLESS_STATES = {
+  connected: ["Connected", "done"],
+  revoked: ["Access was revoked", "problem"],
+  not_connected: ["Not connected", "waiting"],
+};
+const VERIFICATION = {
+  successful: "Verified",
+  in_review: "In review by GoCardless",
+  action_required: "Action required in the GoCardless dashboard",
+};
+const SYNC_STATES = {
+  not_started: "Not run yet",
+  running: "Running…",
+  succeeded: "Finished",
+  failed: "Failed",
+};
+
+function badge([words, tone]) {
+  return h("p", { class: `badge tone-${tone}` }, words);
+}
+
+function facts(rows) {
+  return h(
+    "dl",
+    { class: "facts" },
+    rows.filter(([, value]) => value).map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+  );
+}
+
+function connectionState(table, connection) {
+  const key = connection.status ?? (connection.connected ? "connected" : "not_connected");
+  return table[key] ?? [key, "waiting"];
+}
+
+function zohoCard(zoho) {
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "zoho-title", "data-connected": String(zoho.connected) },
+    h("h2", { id: "zoho-title" }, "Zoho CRM"),
+    badge(connectionState(ZOHO_STATES, zoho)),
+    facts([["Org ID", zoho.org_id]]),
+    zoho.connected ? null : h("p", { class: "actions" }, externalButton(zoho.authorize_url, "Authorize Zoho CRM")),
+  );
+}
+
+function gocardlessCard(gocardless) {
+  const verification = gocardless.verification_status;
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "gocardless-title", "data-connected": String(gocardless.connected) },
+    h("h2", { id: "gocardless-title" }, "GoCardless"),
+    badge(connectionState(GOCARDLESS_STATES, gocardless)),
+    facts([
+      ["Environment", gocardless.environment === "live" ? "Live" : gocardless.environment === "sandbox" ? "Sandbox (test)" : gocardless.environment],
+      ["Verification", verification ? (VERIFICATION[verification] ?? verification) : null],
+      ["Organisation", gocardless.organisation_id],
+      ["Creditor", gocardless.creditor_id],
+    ]),
+    gocardless.inactive_reason ? h("p", { class: "inactive-reason" }, gocardless.inactive_reason) : null,
+    gocardless.connected ? null : h("p", { class: "actions" }, externalButton(gocardless.authorize_url, "Authorize GoCardless")),
+  );
+}
+
+/** The service reports progress as a fraction; a percentage is accepted too. */
+function percent(sync) {
+  if (sync.state === "succeeded") return 100;
+  const value = Number(sync.progress) || 0;
+  const fraction = value > 1 ? value / 100 : value;
+  return Math.round(Math.min(Math.max(fraction, 0), 1) * 100);
+}
+
+function syncCard(sync) {
+  const started = sync.state !== "not_started";
+  const pct = percent(sync);
+  let explanation = null;
+  if (sync.state === "succeeded") {
+    explanation = "New and changed GoCardless customers and payments now reach the CRM as they happen.";
+  } else if (sync.state === "not_started" && !sync.can_sync_now) {
+    explanation = "Sync Now becomes available once both accounts are authorized and the GoCardless account is active.";
+  } else if (sync.state === "not_started") {
+    explanation = "Copy every GoCardless customer and payment into the CRM. This is offered once.";
+  }
+  return h(
+    "section",
+    { class: "card", id: "sync", "aria-labelledby": "sync-title", "data-state": sync.state },
+    h("h2", { id: "sync-title" }, "Sync Now"),
+    h("p", {}, h("strong", {}, SYNC_STATES[sync.state] ?? sync.state)),
+    started
+      ? [
+          h(
+            "div",
+            {
+              class: "progress",
+              role: "progressbar",
+              "aria-label": "Sync progress",
+              "aria-valuemin": 0,
+              "aria-valuemax": 100,
+              "aria-valuenow": pct,
+              "aria-valuetext": `${pct}%`,
+              "data-state": sync.state,
+            },
+            h("span", { style: `width: ${pct}%` }),
+          ),
+          h(
+            "p",
+            { class: "sync-counts" },
+            `${pct}% — ${sync.customers_synced} customers and ${sync.payments_synced} payments copied.`,
+          ),
+        ]
+      : null,
+    explanation ? h("p", { class: "muted" }, explanation) : null,
+    sync.can_sync_now ? h("p", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: syncNow }, "Sync Now")) : null,
+  );
+}
+
+function render() {
+  fill(
+    content,
+    zohoCard(installation.zoho),
+    gocardlessCard(installation.gocardless),
+    syncCard(installation.sync),
+    h("p", { class: "actions" }, h("button", { type: "button", onclick: refresh }, "Refresh")),
+  );
+}
+
+function showSync(sync) {
+  installation.sync = sync;
+  const card = document.getElementById("sync");
+  const hadFocus = card?.contains(document.activeElement);
+  const next = syncCard(sync);
+  card.replaceWith(next);
+  if (hadFocus) focusHeading(next);
+}
+
+function finished(sync) {
+  return sync.state === "succeeded" || sync.state === "failed";
+}
+
+function announce(sync) {
+  if (sync.state === "succeeded") ui.say(`Sync finished: ${sync.customers_synced} customers and ${sync.payments_synced} payments copied.`);
+  else if (sync.state === "failed") ui.say("Sync failed. It resumes where it stopped; contact support if it keeps failing.");
+  else ui.say(`Syncing… ${percent(sync)}%`);
+}
+
+function schedulePoll() {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(poll, POLL_MS);
+}
+
+// Polling runs outside ui.run: it must not disable the page for the whole sync.
+async function poll() {
+  let sync;
+  try {
+    ({ body: sync } = await api.get("/api/v1/installation/sync"));
+  } catch (error) {
+    ui.showError(error, () => {
+      ui.clearError();
+      poll();
+    });
+    return;
+  }
+  showSync(sync);
+  announce(sync);
+  if (!finished(sync)) schedulePoll();
+}
+
+function syncNow() {
+  return ui.run("Starting the sync…", async () => {
+    focusHeading(document.getElementById("sync"));
+    const { body: sync } = await api.post("/api/v1/installation/sync");
+    showSync(sync);
+    announce(sync);
+    if (!finished(sync)) schedulePoll();
+  });
+}
+
+async function loadInstallation() {
+  clearTimeout(pollTimer);
+  ({ body: installation } = await api.get("/api/v1/installation"));
+  render();
+  if (installation.sync.state === "running") {
+    announce(installation.sync);
+    schedulePoll();
+  } else {
+    ui.say("");
+  }
+}
+
+function refresh() {
+  return ui.run("Loading the settings…", loadInstallation);
+}
+
+async function start() {
+  await ui.run("Connecting…", async () => {
+    api = createApiClient(await loadConfig({ needsInvoice: false }));
+  });
+  if (api) await refresh();
+}
+
+start();

@@ -1,0 +1,105 @@
+"""Contract-shaped bodies of the widget endpoints (CONTRACT.md, "Widget endpoints")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+API_KEY = "gz_test_key_0123456789"
+USER_ID = "4150868000000225013"
+INVOICE_ID = "4150868000000624001"
+MANDATES_PATH = f"/api/v1/invoices/{INVOICE_ID}/mandates"
+PAYMENTS_PATH = f"/api/v1/invoices/{INVOICE_ID}/payments"
+MANDATE_REQUESTS_PATH = f"/api/v1/invoices/{INVOICE_ID}/mandate-requests"
+
+
+def mandate(
+    id: str, *, scheme: str = "bacs", currency: str = "GBP", status: str = "active"
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "scheme": scheme,
+        "currency": currency,
+        "status": status,
+        "reference": f"REF-{id[-4:]}",
+        "usable": status in {"active", "pending_submission", "submitted"},
+    }
+
+
+def payment(
+    id: str = "PM0001XYZ", *, status: str = "pending_submission", amount: int = 12050
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "status": status,
+        "amount": amount,
+        "currency": "GBP",
+        "charge_date": "2026-12-07",
+        "mandate_id": "MD0001AAAA",
+        "invoice_id": INVOICE_ID,
+        "reference": "INV-00042",
+    }
+
+
+def overview(
+    mandates: list[dict[str, Any]] | None = None,
+    payments: list[dict[str, Any]] | None = None,
+    *,
+    total: str = "120.50",
+) -> dict[str, Any]:
+    return {
+        "invoice": {
+            "id": INVOICE_ID,
+            "number": "INV-00042",
+            "total": total,
+            "currency": "GBP",
+            "contact": {"id": "4150868000000500001", "name": "Jane Doe", "email": "jane@example.com"},
+        },
+        "customer": {"id": "CU0001ABCD"} if mandates else None,
+        "mandates": mandates or [],
+        "payments": payments or [],
+    }
+
+
+def installation(
+    *, zoho: bool = True, gocardless: bool = True, state: str = "not_started"
+) -> dict[str, Any]:
+    return {
+        "installation_id": "0b5f9a64-51b5-4c4f-9a57-2f4c1c1ee001",
+        "audience": "admins",
+        "profile_ids": [],
+        "zoho": {
+            "connected": zoho,
+            "org_id": "60012345678" if zoho else None,
+            "status": "connected" if zoho else "not_connected",
+            "authorize_url": "http://service.test/oauth/zoho/start?link=signed-zoho",
+        },
+        "gocardless": {
+            "connected": gocardless,
+            "environment": "sandbox",
+            "organisation_id": "OR0001" if gocardless else None,
+            "creditor_id": "CR0001" if gocardless else None,
+            "verification_status": "successful" if gocardless else None,
+            "active": gocardless,
+            "status": "connected" if gocardless else "not_connected",
+            "inactive_reason": None,
+            "authorize_url": "http://service.test/oauth/gocardless/start?link=signed-gc",
+        },
+        "sync": sync(state, can_sync_now=zoho and gocardless and state == "not_started"),
+    }
+
+
+def sync(
+    state: str,
+    *,
+    can_sync_now: bool = False,
+    customers: int = 0,
+    payments: int = 0,
+    progress: float = 0.0,
+) -> dict[str, Any]:
+    return {
+        "state": state,
+        "can_sync_now": can_sync_now,
+        "customers_synced": customers,
+        "payments_synced": payments,
+        "progress": progress,
+    }
