@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+import uuid
 import warnings
 from collections.abc import Sequence
 
@@ -41,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="upgrade the database to the latest schema")
     migrate.set_defaults(handler=_migrate)
+
+    replay = commands.add_parser(
+        "replay-events", help="put events parked after failed retries back in the queue"
+    )
+    replay.add_argument("--installation", help="only this installation id")
+    replay.set_defaults(handler=_replay_events)
 
     demo = commands.add_parser("demo", help="everything offline, one URL to open")
     demo.add_argument("--port", type=int, default=8000)
@@ -97,6 +104,25 @@ def _migrate(_args: argparse.Namespace) -> int:
     upgrade_head(settings.database_url)
     print("database is at the latest schema")
     return 0
+
+
+def _replay_events(args: argparse.Namespace) -> int:
+    from app.log import configure_logging
+
+    settings = load_settings()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    installation = uuid.UUID(args.installation) if args.installation else None
+    count = asyncio.run(_replay(settings, installation))
+    print(f"{count} parked event(s) queued again")
+    return 0
+
+
+async def _replay(settings: Settings, installation: uuid.UUID | None) -> int:
+    from app.runtime import open_runtime
+    from app.services.event_processing import replay_failed
+
+    async with open_runtime(settings) as runtime:
+        return await replay_failed(runtime, installation)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -6,7 +6,8 @@ shutdown; nothing here is built at import time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -45,6 +46,8 @@ class Runtime:
         default_factory=lambda: TTLCache(ttl_seconds=60.0)
     )
     zoho_refresh_locks: KeyedLocks = field(default_factory=KeyedLocks)
+    # How provider clients wait between retries; tests make it instant.
+    provider_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Things worth one log line an hour (e.g. events for an organisation we don't serve).
     log_once_cache: TTLCache[tuple[str, str], bool] = field(
         default_factory=lambda: TTLCache(ttl_seconds=3600.0)

@@ -75,6 +75,11 @@ class SyncStatus(BaseModel):
     finished_at: datetime | None = None
 
 
+class EventCounts(BaseModel):
+    pending: int = Field(description="GoCardless events accepted and not yet processed")
+    failed: int = Field(description="Events given up on after retries; an operator can replay them")
+
+
 class InstallationStatusOut(BaseModel):
     installation_id: uuid.UUID
     audience: Audience
@@ -82,3 +87,4 @@ class InstallationStatusOut(BaseModel):
     zoho: ZohoStatus
     gocardless: GoCardlessStatus
     sync: SyncStatus
+    events: EventCounts

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import ConnectionStatus, Installation
+from app.models import ConnectionStatus, EventStatus, InboxEvent, Installation
 from app.runtime import Runtime
 from app.schemas.installations import (
+    EventCounts,
     GoCardlessStatus,
     InstallationStatusOut,
     ZohoStatus,
@@ -55,4 +59,23 @@ async def installation_status(
             ),
         ),
         sync=await sync_status(session, runtime, installation),
+        events=await _event_counts(session, installation.id),
+    )
+
+
+async def _event_counts(session: AsyncSession, installation_id: uuid.UUID) -> EventCounts:
+    rows = (
+        await session.execute(
+            select(InboxEvent.status, func.count())
+            .where(
+                InboxEvent.installation_id == installation_id,
+                InboxEvent.status.in_([EventStatus.pending.value, EventStatus.failed.value]),
+            )
+            .group_by(InboxEvent.status)
+        )
+    ).all()
+    counts = {status: count for status, count in rows}
+    return EventCounts(
+        pending=counts.get(EventStatus.pending.value, 0),
+        failed=counts.get(EventStatus.failed.value, 0),
     )

@@ -28,6 +28,7 @@ def zoho_crm(
         names=ZohoNames(settings.zoho_namespace),
         limiter=runtime.zoho_limiters.for_org(connection.org_id),
         triggers=settings.zoho_crm_triggers,
+        sleep=runtime.provider_sleep,
     )
 
 
@@ -58,6 +59,7 @@ def gocardless_client_for_token(
         access_token=access_token,
         pacer=runtime.gocardless_pacers.for_organisation(organisation_id),
         priority=priority,
+        sleep=runtime.provider_sleep,
     )
 
 
