@@ -1,0 +1,5 @@
+import sys
+
+from app.simulators.gocardless.cli import main
+
+sys.exit(main())
