@@ -84,9 +84,9 @@ def link_not_found(link: str) -> GoCardlessError:
     return api_usage(400, "link_not_found", f"The linked {link} could not be found")
 
 
-def internal_error() -> GoCardlessError:
+def internal_error(status: int = 500) -> GoCardlessError:
     return GoCardlessError(
-        500,
+        status,
         "gocardless",
         "Uh-oh! Something went wrong on our end.",
         [],

@@ -111,9 +111,7 @@ def fault_response(decision: FaultDecision, scope: Scope) -> Response:
         return error_response(
             errors.api_usage(504, "request_timed_out", "Request timed out"), scope
         )
-    error = errors.internal_error()
-    error.status = decision.status
-    return error_response(error, scope)
+    return error_response(errors.internal_error(decision.status), scope)
 
 
 def rate_limit_headers(status: RateLimitStatus) -> list[tuple[bytes, bytes]]:

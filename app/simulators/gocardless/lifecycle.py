@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from app.simulators.gocardless import errors
 from app.simulators.gocardless.events import details_for, emit
@@ -68,13 +68,18 @@ def refresh(state: SimulatorState, mandate: Mandate) -> Mandate:
 
 
 def _schedule(
-    state: SimulatorState, org: Organisation, kind: str, resource_id: str, status: str, day: date
+    state: SimulatorState,
+    org: Organisation,
+    kind: Literal["payment", "mandate"],
+    resource_id: str,
+    status: str,
+    day: date,
 ) -> None:
     org.schedule_transition(
         ScheduledTransition(
             due=at_business_hour(day),
             sequence=state.next_transition_sequence(),
-            kind="payment" if kind == "payment" else "mandate",
+            kind=kind,
             resource_id=resource_id,
             from_status=status,
         )
