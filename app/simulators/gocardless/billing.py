@@ -181,7 +181,6 @@ def fulfil(
         action="created",
         resource_id=mandate.id,
         resource_metadata=mandate.metadata,
-        links={"customer": customer.id, "customer_bank_account": account.id},
     )
     if lifecycle.needs_scheduled_submission(mandate):
         lifecycle.schedule_mandate_submission(state, org, mandate)
