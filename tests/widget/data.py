@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 API_KEY = "gz_test_key_0123456789"
 USER_ID = "4150868000000225013"
@@ -103,3 +104,14 @@ def sync(
         "payments_synced": payments,
         "progress": progress,
     }
+
+
+def invoice_url(widget_url: str, **params: str) -> str:
+    """The popup as the demo opens it: ids in the query, the API key in the fragment."""
+    query = urlencode({"invoice_id": INVOICE_ID, "user_id": USER_ID, **params})
+    return f"{widget_url}/app/widget.html?{query}#api_key={API_KEY}"
+
+
+def settings_url(widget_url: str, **params: str) -> str:
+    query = urlencode({"user_id": USER_ID, **params})
+    return f"{widget_url}/app/settings.html?{query}#api_key={API_KEY}"

@@ -34,8 +34,8 @@ function renderSendMode() {
     parts.push(h("section", { class: "card", "aria-label": "Mandates" }, mandateForm(mandates, { onProceed: proceed })));
     message = "Choose a mandate, then Proceed.";
   } else {
-    if (mandates.length) parts.push(h("section", { class: "card", "aria-label": "Mandates" }, mandateForm(mandates, {})));
     parts.push(noMandateBox(invoice.contact, mandateRequest, { onSendLink: sendSetupLink, onCheckAgain: checkAgain }));
+    if (mandates.length) parts.push(h("section", { class: "card", "aria-label": "Mandates" }, mandateForm(mandates, {})));
     message = mandateRequest
       ? `No mandate yet — setup link emailed to ${mandateRequest.email_sent_to}.`
       : "The contact has no usable mandate yet.";
@@ -56,7 +56,9 @@ function renderCancelMode() {
     message = "This invoice has no GoCardless payment to cancel.";
     parts.push(h("p", { class: "card note" }, message));
   } else {
-    parts.push(paymentsSection(payments, { onCancel: confirmCancel }));
+    // What can still be cancelled first: that is what this button was pressed for.
+    const ordered = [...cancellable, ...payments.filter((payment) => !isCancellable(payment))];
+    parts.push(paymentsSection(ordered, { onCancel: confirmCancel }));
     if (cancellable.length) {
       message = cancellable.length === 1 ? "This payment can be cancelled." : `${cancellable.length} payments can be cancelled.`;
     } else {

@@ -31,14 +31,14 @@ const VERIFICATION = {
   action_required: "Action required in the GoCardless dashboard",
 };
 const SYNC_STATES = {
-  not_started: "Not run yet",
-  running: "Running…",
-  succeeded: "Finished",
-  failed: "Failed",
+  not_started: ["Not run yet", "stopped"],
+  running: ["Running…", "waiting"],
+  succeeded: ["Finished", "done"],
+  failed: ["Failed", "problem"],
 };
 
-function badge([words, tone]) {
-  return h("p", { class: `badge tone-${tone}` }, words);
+function head(id, title, [words, tone]) {
+  return h("div", { class: "card-head" }, h("h2", { id }, title), h("p", { class: `badge tone-${tone}` }, words));
 }
 
 function facts(rows) {
@@ -58,8 +58,7 @@ function zohoCard(zoho) {
   return h(
     "section",
     { class: "card", "aria-labelledby": "zoho-title", "data-connected": String(zoho.connected) },
-    h("h2", { id: "zoho-title" }, "Zoho CRM"),
-    badge(connectionState(ZOHO_STATES, zoho)),
+    head("zoho-title", "Zoho CRM", connectionState(ZOHO_STATES, zoho)),
     facts([["Org ID", zoho.org_id]]),
     zoho.connected ? null : h("p", { class: "actions" }, externalButton(zoho.authorize_url, "Authorize Zoho CRM")),
   );
@@ -70,8 +69,7 @@ function gocardlessCard(gocardless) {
   return h(
     "section",
     { class: "card", "aria-labelledby": "gocardless-title", "data-connected": String(gocardless.connected) },
-    h("h2", { id: "gocardless-title" }, "GoCardless"),
-    badge(connectionState(GOCARDLESS_STATES, gocardless)),
+    head("gocardless-title", "GoCardless", connectionState(GOCARDLESS_STATES, gocardless)),
     facts([
       ["Environment", gocardless.environment === "live" ? "Live" : gocardless.environment === "sandbox" ? "Sandbox (test)" : gocardless.environment],
       ["Verification", verification ? (VERIFICATION[verification] ?? verification) : null],
@@ -105,8 +103,7 @@ function syncCard(sync) {
   return h(
     "section",
     { class: "card", id: "sync", "aria-labelledby": "sync-title", "data-state": sync.state },
-    h("h2", { id: "sync-title" }, "Sync Now"),
-    h("p", {}, h("strong", {}, SYNC_STATES[sync.state] ?? sync.state)),
+    head("sync-title", "Sync Now", SYNC_STATES[sync.state] ?? [sync.state, "waiting"]),
     started
       ? [
           h(
