@@ -21,7 +21,7 @@ from app.jobs.worker import run_worker as worker_loop
 from app.log import get_logger
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
-from app.routers import health, installations, oauth, webhooks
+from app.routers import health, installations, invoices, oauth, pages, webhooks
 from app.runtime import open_runtime
 from app.services.provider_errors import problem_for_provider_error, provider_error_types
 from app.settings import Settings
@@ -75,6 +75,8 @@ def create_app(
     app.include_router(installations.router)
     app.include_router(oauth.router)
     app.include_router(webhooks.router)
+    app.include_router(invoices.router)
+    app.include_router(pages.router)
     # The CRM widget's static pages (also laid out as a Zoho widget folder).
     app.mount(
         "/widget", StaticFiles(directory=WIDGET_DIR, html=True, check_dir=False), name="widget"

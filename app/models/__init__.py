@@ -4,6 +4,12 @@ from app.models.base import Base
 from app.models.connections import ConnectionStatus, GoCardlessConnection, ZohoConnection
 from app.models.events import EventCursor, EventStatus, InboxEvent
 from app.models.installation import ApiKey, Audience, Installation, InstallationStatus
+from app.models.invoices import (
+    InvoicePayment,
+    InvoicePaymentState,
+    MandateRequest,
+    MandateRequestStatus,
+)
 from app.models.mirror import CrmState, GcCustomer, GcMandate, GcPayment
 from app.models.oauth_state import OAuthState
 from app.models.sync import Lease, SyncRun, SyncStage, SyncState
@@ -23,7 +29,11 @@ __all__ = [
     "InboxEvent",
     "Installation",
     "InstallationStatus",
+    "InvoicePayment",
+    "InvoicePaymentState",
     "Lease",
+    "MandateRequest",
+    "MandateRequestStatus",
     "OAuthState",
     "SyncRun",
     "SyncStage",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Uuid, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Uuid, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, UTCDateTime, new_id
@@ -43,6 +43,10 @@ class Installation(Timestamps, Base):
     profile_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default=InstallationStatus.active)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Collect the waiting invoice as soon as its customer completes the mandate setup.
+    auto_collect_on_mandate: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class ApiKey(Timestamps, Base):

@@ -28,6 +28,7 @@ from app.schemas.installations import (
     InstallationStatusOut,
     SyncStatus,
 )
+from app.schemas.invoices import InstallationSettings
 from app.schemas.problems import problem_responses
 from app.services.installation_status import installation_status
 from app.services.installations import create_installation
@@ -74,6 +75,21 @@ async def post_installation(
 async def get_installation(
     caller: EarlyWidgetCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> InstallationStatusOut:
+    return await installation_status(session, runtime, caller.installation)
+
+
+@router.patch(
+    "/installation",
+    summary="Change this installation's settings",
+    description="`auto_collect_on_mandate` (default off): when a customer completes a mandate "
+    "setup we emailed, create the waiting invoice's payment at once.",
+    responses=problem_responses(Unauthenticated, UserNotInAudience, ValidationFailed),
+)
+async def patch_installation(
+    body: InstallationSettings, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
+) -> InstallationStatusOut:
+    caller.installation.auto_collect_on_mandate = body.auto_collect_on_mandate
+    await session.flush()
     return await installation_status(session, runtime, caller.installation)
 
 

@@ -84,6 +84,7 @@ class InstallationStatusOut(BaseModel):
     installation_id: uuid.UUID
     audience: Audience
     profile_ids: list[str]
+    auto_collect_on_mandate: bool
     zoho: ZohoStatus
     gocardless: GoCardlessStatus
     sync: SyncStatus

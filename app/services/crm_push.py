@@ -8,7 +8,8 @@ CRM's reason; a CRM outage leaves rows pending with a growing retry delay, so no
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -173,7 +174,10 @@ async def _upsert(
     installation_id: uuid.UUID,
     records: Sequence[dict[str, Any]],
     keys: Sequence[tuple[str, int]],
+    *,
+    session: AsyncSession | None = None,
 ) -> PushTally:
+    """Upsert one batch; record each row's outcome in `session` or a transaction of its own."""
     tally = PushTally(upserts=1)
     calls = runtime.metrics.provider_calls
     try:
@@ -181,8 +185,8 @@ async def _upsert(
     except ZohoError as exc:
         calls.labels("zoho", f"upsert {module}", "error").inc()
         # The whole batch stays pending; retried later with a growing delay.
-        async with runtime.sessionmaker() as session, session.begin():
-            await _defer(session, table, installation_id, [k for k, _ in keys])
+        async with _session(runtime, session) as active:
+            await _defer(active, table, installation_id, [k for k, _ in keys])
         log.warning(
             "crm.upsert.deferred",
             installation_id=str(installation_id),
@@ -194,36 +198,29 @@ async def _upsert(
         tally.deferred = len(keys)
         return tally
     calls.labels("zoho", f"upsert {module}", "ok").inc()
-    async with runtime.sessionmaker() as session, session.begin():
+    async with _session(runtime, session) as active:
         for result in outcome.results:
             record_id, version = keys[result.index]
             where = and_(table.installation_id == installation_id, table.id == record_id)
             unchanged = table.crm_version == version
             if isinstance(result, FailedRecord):
-                await session.execute(
-                    update(table)
-                    .where(where)
-                    .values(
-                        crm_state=case((unchanged, CrmState.rejected.value), else_=table.crm_state),
-                        crm_error=_reason(result),
-                        crm_synced_version=version,
-                    )
-                )
+                values: dict[str, Any] = {
+                    "crm_state": case((unchanged, CrmState.rejected.value), else_=table.crm_state),
+                    "crm_error": _reason(result),
+                }
                 tally.rejected += 1
             else:
-                await session.execute(
-                    update(table)
-                    .where(where)
-                    .values(
-                        crm_record_id=result.id,
-                        crm_state=case((unchanged, CrmState.synced.value), else_=table.crm_state),
-                        crm_error=None,
-                        crm_attempts=0,
-                        crm_retry_at=None,
-                        crm_synced_version=version,
-                    )
-                )
+                values = {
+                    "crm_record_id": result.id,
+                    "crm_state": case((unchanged, CrmState.synced.value), else_=table.crm_state),
+                    "crm_error": None,
+                    "crm_attempts": 0,
+                    "crm_retry_at": None,
+                }
                 tally.synced += 1
+            await active.execute(
+                update(table).where(where).values(crm_synced_version=version, **values)
+            )
     if tally.rejected:
         log.warning(
             "crm.upsert.rejected_rows",
@@ -232,6 +229,74 @@ async def _upsert(
             rejected=tally.rejected,
         )
     return tally
+
+
+@asynccontextmanager
+async def _session(runtime: Runtime, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+    if session is not None:
+        yield session
+        return
+    async with runtime.sessionmaker() as own, own.begin():
+        yield own
+
+
+async def push_now(
+    session: AsyncSession,
+    runtime: Runtime,
+    crm: ZohoCRM,
+    installation_id: uuid.UUID,
+    payment_ids: Sequence[str],
+) -> None:
+    """Write these payments (and their customers, if the CRM lacks them) to the CRM now.
+
+    Runs in the caller's transaction so it sees rows not yet committed. A failure leaves the
+    rows pending for the worker: the user's action has already succeeded at GoCardless.
+    """
+    customer = aliased(GcCustomer)
+    rows = (
+        await session.execute(
+            select(GcPayment, customer)
+            .outerjoin(
+                GcMandate,
+                and_(
+                    GcMandate.installation_id == GcPayment.installation_id,
+                    GcMandate.id == GcPayment.mandate_id,
+                ),
+            )
+            .outerjoin(
+                customer,
+                and_(
+                    customer.installation_id == GcPayment.installation_id,
+                    customer.id == GcMandate.customer_id,
+                ),
+            )
+            .where(GcPayment.installation_id == installation_id, GcPayment.id.in_(payment_ids))
+        )
+    ).all()
+    customers = {c.id: c for _, c in rows if c is not None and c.crm_record_id is None}
+    if customers:
+        await _upsert(
+            runtime,
+            crm,
+            GcCustomer,
+            CUSTOMERS,
+            installation_id,
+            [customer_record(c) for c in customers.values()],
+            [(c.id, c.crm_version) for c in customers.values()],
+            session=session,
+        )
+        for c in customers.values():
+            await session.refresh(c)
+    await _upsert(
+        runtime,
+        crm,
+        GcPayment,
+        PAYMENTS,
+        installation_id,
+        [payment_record(p, c.crm_record_id if c else None) for p, c in rows],
+        [(p.id, p.crm_version) for p, _ in rows],
+        session=session,
+    )
 
 
 async def _defer(

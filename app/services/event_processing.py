@@ -34,6 +34,7 @@ from app.models import (
 )
 from app.runtime import Runtime
 from app.services.installations import zoho_usable
+from app.services.mandate_fulfilment import mandate_request_cancelled, mandate_request_fulfilled
 from app.services.mirror import store_customers, store_mandates, store_payments
 from app.services.providers import gocardless_client, zoho_crm
 
@@ -155,6 +156,8 @@ class _Processor:
             await self.refresh_customer(resource_id)
         elif resource_type == "billing_requests" and action == "fulfilled":
             await self._billing_request_fulfilled(resource_id)
+        elif resource_type == "billing_requests" and action == "cancelled":
+            await mandate_request_cancelled(self.runtime, self.installation, resource_id)
         else:
             return False
         return True
@@ -217,6 +220,13 @@ class _Processor:
             )
         if request.links.mandate_request_mandate:
             await self.refresh_mandate(request.links.mandate_request_mandate)
+            await mandate_request_fulfilled(
+                self.runtime,
+                self.installation,
+                billing_request_id,
+                customer_id=request.links.customer,
+                mandate_id=request.links.mandate_request_mandate,
+            )
 
     async def _contact_for_email(self, session: AsyncSession, email: str | None) -> str | None:
         """Real-time customers are matched one by one; Sync Now matches in bulk instead."""

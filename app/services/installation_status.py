@@ -36,6 +36,7 @@ async def installation_status(
         installation_id=installation.id,
         audience=installation.audience,
         profile_ids=installation.profile_ids,
+        auto_collect_on_mandate=installation.auto_collect_on_mandate,
         zoho=ZohoStatus(
             connected=zoho_usable(zoho),
             org_id=zoho.org_id if zoho else None,

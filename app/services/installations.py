@@ -10,7 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crypto import hash_api_key, new_api_key
-from app.errors import InstallationExists, Unauthenticated, ValidationFailed
+from app.errors import (
+    GoCardlessNotAuthorized,
+    InstallationExists,
+    Unauthenticated,
+    ValidationFailed,
+)
 from app.log import get_logger
 from app.models import (
     ApiKey,
@@ -129,3 +134,23 @@ def gocardless_active(connection: GoCardlessConnection | None) -> bool:
         and connection is not None
         and connection.verification_status == ACTIVE_VERIFICATION_STATUS
     )
+
+
+async def require_gocardless(
+    session: AsyncSession, runtime: Runtime, installation: Installation
+) -> GoCardlessConnection:
+    """The usable GoCardless connection, or the problem that says how to get one."""
+    connection = await session.get(GoCardlessConnection, installation.id)
+    if connection is None or not gocardless_usable(connection):
+        raise GoCardlessNotAuthorized(
+            "authorize GoCardless first"
+            if connection is None
+            else "GoCardless access was revoked; authorize GoCardless again",
+            authorize_url=authorize_link(
+                runtime.signer,
+                runtime.settings.public_base_url,
+                Provider.gocardless,
+                installation.id,
+            ),
+        )
+    return connection

@@ -44,8 +44,12 @@ from app.services import leases
 from app.services.authorization import inactive_reason
 from app.services.crm_push import crm_counts, push_customers, push_payments
 from app.services.inbox import enqueue_events
-from app.services.installations import gocardless_active, gocardless_usable, load_connections
-from app.services.links import Provider, authorize_link
+from app.services.installations import (
+    gocardless_active,
+    gocardless_usable,
+    load_connections,
+    require_gocardless,
+)
 from app.services.mirror import store_customers, store_mandates, store_payments
 from app.services.providers import gocardless_client, zoho_crm
 
@@ -79,15 +83,8 @@ class CrmModulesMissing(AppError):
 async def start_sync(
     session: AsyncSession, runtime: Runtime, installation: Installation
 ) -> SyncStatus:
-    zoho, gocardless = await load_connections(session, installation.id)
-    base = runtime.settings.public_base_url
-    if gocardless is None or not gocardless_usable(gocardless):
-        raise GoCardlessNotAuthorized(
-            "authorize GoCardless first",
-            authorize_url=authorize_link(
-                runtime.signer, base, Provider.gocardless, installation.id
-            ),
-        )
+    zoho, _ = await load_connections(session, installation.id)
+    gocardless = await require_gocardless(session, runtime, installation)
     if not gocardless_active(gocardless):
         raise GoCardlessAccountInactive(inactive_reason(gocardless.verification_status))
     run = await session.get(SyncRun, installation.id, with_for_update=True)

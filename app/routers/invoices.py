@@ -1,0 +1,179 @@
+"""Send Invoice / Cancel Payment: the widget's invoice and payment endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from app.errors import (
+    GoCardlessNotAuthorized,
+    NotFound,
+    ProviderError,
+    ProviderUnavailable,
+    Unauthenticated,
+    UserNotInAudience,
+    ValidationFailed,
+    ZohoNotAuthorized,
+)
+from app.routers.deps import RuntimeDep, SessionDep, WidgetCallerDep
+from app.schemas.invoices import (
+    ContactOut,
+    CustomerRef,
+    InvoiceMandates,
+    InvoiceOut,
+    MandateRequestEnvelope,
+    PaymentCreate,
+    PaymentEnvelope,
+)
+from app.schemas.problems import problem_responses
+from app.services.installations import require_gocardless
+from app.services.invoice_payments import (
+    ChargeDateNotAllowed,
+    CurrencyMismatch,
+    InvalidInvoiceAmount,
+    MandateNotFound,
+    MandateNotUsable,
+    PaymentNotCancellable,
+    cancel_invoice_payment,
+    create_invoice_payment,
+)
+from app.services.invoices import (
+    InvoiceHasNoContact,
+    InvoiceNotReadable,
+    contact_customers,
+    customer_mandates,
+    decimal_string,
+    invoice_payments,
+    mandate_out,
+    payment_out,
+    pending_mandate_request,
+    read_invoice,
+    require_contact,
+)
+from app.services.mandate_requests import ContactHasNoEmail, request_mandate
+from app.services.providers import gocardless_client, zoho_crm
+
+router = APIRouter(prefix="/api/v1", tags=["invoices"])
+
+ZohoId = Annotated[str, Path(pattern=r"^\d{1,20}$", description="Zoho record id (digits)")]
+GoCardlessId = Annotated[str, Path(pattern=r"^[A-Z]{2,3}[A-Za-z0-9]{1,30}$")]
+_COMMON = (
+    Unauthenticated,
+    UserNotInAudience,
+    ValidationFailed,
+    ZohoNotAuthorized,
+    GoCardlessNotAuthorized,
+    ProviderUnavailable,
+    ProviderError,
+)
+
+
+@router.get(
+    "/invoices/{invoice_id}/mandates",
+    summary="The invoice, its contact's mandates and its payments (the Send Invoice popup)",
+    responses=problem_responses(NotFound, InvoiceHasNoContact, InvoiceNotReadable, *_COMMON),
+)
+async def get_invoice_mandates(
+    invoice_id: ZohoId, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
+) -> InvoiceMandates:
+    assert caller.zoho is not None
+    installation = caller.installation
+    connection = await require_gocardless(session, runtime, installation)
+    invoice = await read_invoice(zoho_crm(runtime, caller.zoho), invoice_id, org_currency=None)
+    contact = require_contact(invoice)
+    customers = await contact_customers(session, installation.id, contact)
+    mandates = await customer_mandates(
+        session, installation.id, customers, gocardless_client(runtime, connection)
+    )
+    payments = await invoice_payments(session, installation.id, invoice_id)
+    return InvoiceMandates(
+        invoice=InvoiceOut(
+            id=invoice.id,
+            number=invoice.number,
+            total=decimal_string(invoice.total, invoice.currency),
+            currency=invoice.currency,
+            contact=ContactOut(id=contact.id, name=contact.name, email=contact.email),
+        ),
+        customer=CustomerRef(id=customers[0].id) if customers else None,
+        mandates=[mandate_out(m) for m in mandates],
+        payments=[payment_out(p) for p in payments],
+        mandate_request=await pending_mandate_request(session, installation.id, invoice_id),
+    )
+
+
+@router.post(
+    "/invoices/{invoice_id}/payments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Collect the invoice total against one of the contact's mandates",
+    description="Creates at most one live payment per invoice: repeating the call (double "
+    "click, retry) returns the existing payment with 200. A cancelled or failed payment frees "
+    "the invoice for a new one.",
+    responses={
+        200: {"model": PaymentEnvelope, "description": "The invoice's existing live payment"},
+        **problem_responses(
+            NotFound,
+            MandateNotFound,
+            MandateNotUsable,
+            CurrencyMismatch,
+            InvalidInvoiceAmount,
+            ChargeDateNotAllowed,
+            InvoiceHasNoContact,
+            *_COMMON,
+        ),
+    },
+)
+async def post_invoice_payment(
+    invoice_id: ZohoId,
+    body: PaymentCreate,
+    caller: WidgetCallerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+) -> PaymentEnvelope:
+    assert caller.zoho is not None
+    result = await create_invoice_payment(
+        session,
+        runtime,
+        caller.installation,
+        caller.zoho,
+        caller.user_id,
+        invoice_id=invoice_id,
+        mandate_id=body.mandate_id,
+        charge_date=body.charge_date,
+    )
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return PaymentEnvelope(payment=result.payment)
+
+
+@router.post(
+    "/invoices/{invoice_id}/mandate-requests",
+    status_code=status.HTTP_201_CREATED,
+    summary="Email the contact a link to set up a Direct Debit mandate",
+    description="Asking again while a request is pending re-sends the same link.",
+    responses=problem_responses(NotFound, ContactHasNoEmail, InvoiceHasNoContact, *_COMMON),
+)
+async def post_mandate_request(
+    invoice_id: ZohoId, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
+) -> MandateRequestEnvelope:
+    assert caller.zoho is not None
+    request = await request_mandate(
+        session, runtime, caller.installation, caller.zoho, caller.user_id, invoice_id
+    )
+    return MandateRequestEnvelope(mandate_request=request)
+
+
+@router.post(
+    "/payments/{payment_id}/cancel",
+    summary="Cancel a payment that GoCardless has not yet submitted to the bank",
+    responses=problem_responses(NotFound, PaymentNotCancellable, *_COMMON),
+)
+async def post_cancel_payment(
+    payment_id: GoCardlessId, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
+) -> PaymentEnvelope:
+    assert caller.zoho is not None
+    payment = await cancel_invoice_payment(
+        session, runtime, caller.installation, caller.zoho, caller.user_id, payment_id
+    )
+    return PaymentEnvelope(payment=payment)

@@ -1,0 +1,424 @@
+"""Collect an invoice: one GoCardless payment per invoice, whatever clicks, retries or crashes.
+
+The request inserts its `invoice_payments` row (the open-row unique index admits one per
+invoice) and keeps that transaction open while GoCardless creates the payment with an
+idempotency key derived from the invoice and attempt number. A concurrent click's insert waits
+on the index and then finds the committed payment; a crash rolls the row back, and the retry
+derives the same key, so GoCardless hands back the payment it already made.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.gocardless.client import GoCardlessClient
+from app.adapters.gocardless.errors import (
+    GoCardlessError,
+    GoCardlessInvalidState,
+    GoCardlessNotFound,
+    GoCardlessValidationFailed,
+)
+from app.adapters.gocardless.models import Payment
+from app.adapters.zoho.errors import ZohoError
+from app.errors import AppError, NotFound, ProviderError
+from app.log import get_logger
+from app.models import (
+    GcCustomer,
+    GcMandate,
+    GcPayment,
+    Installation,
+    InvoicePayment,
+    InvoicePaymentState,
+    ZohoConnection,
+)
+from app.money import InvalidAmount, MoneyError, to_minor_units
+from app.runtime import Runtime
+from app.schemas.invoices import PaymentOut
+from app.services.crm_push import push_now
+from app.services.installations import require_gocardless
+from app.services.invoices import (
+    USABLE_MANDATE_STATUSES,
+    Invoice,
+    contact_customers,
+    payment_out,
+    read_invoice,
+    require_contact,
+)
+from app.services.mirror import (
+    META_INVOICE_ID,
+    META_ORG_ID,
+    store_customers,
+    store_mandates,
+    store_payments,
+)
+from app.services.providers import gocardless_client, zoho_crm
+
+log = get_logger("app.services.invoice_payments")
+
+# A payment in one of these states no longer collects the invoice: a new one may be made.
+CLOSED_PAYMENT_STATUSES = frozenset({"cancelled", "failed", "customer_approval_denied"})
+META_INVOICE_NUMBER = "zoho_invoice_number"
+# Where GoCardless lets a merchant set the bank-statement reference, and how long it may be
+# (API-FACTS §10). Bacs needs a paid plan and PAD/Faster Payments allow none: left unset.
+REFERENCE_LIMITS = {
+    "sepa_core": 140,
+    "autogiro": 11,
+    "betalingsservice": 30,
+    "becs_nz": 12,
+    "ach": 10,
+    "pay_to": 18,
+}
+
+
+class CurrencyMismatch(AppError):
+    status, code, title = 422, "currency_mismatch", "Invoice and mandate currencies differ"
+
+
+class MandateNotUsable(AppError):
+    status, code, title = 409, "mandate_not_usable", "The mandate cannot take payments"
+
+
+class MandateNotFound(AppError):
+    status, code, title = 404, "mandate_not_found", "No such mandate for this contact"
+
+
+class InvalidInvoiceAmount(AppError):
+    status, code, title = 422, "invalid_amount", "The invoice total cannot be collected"
+
+
+class ChargeDateNotAllowed(AppError):
+    status, code, title = 422, "charge_date_not_allowed", "The charge date is too early"
+
+
+class PaymentNotCancellable(AppError):
+    status, code, title = 409, "payment_not_cancellable", "The payment can no longer be cancelled"
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment: PaymentOut
+    created: bool
+
+
+async def create_invoice_payment(
+    session: AsyncSession,
+    runtime: Runtime,
+    installation: Installation,
+    zoho: ZohoConnection,
+    user_id: str,
+    *,
+    invoice_id: str,
+    mandate_id: str,
+    charge_date: date | None,
+) -> PaymentResult:
+    connection = await require_gocardless(session, runtime, installation)
+    gc = gocardless_client(runtime, connection)
+    existing = await _open_payment(session, installation.id, invoice_id)
+    if existing is not None:
+        return PaymentResult(payment_out(existing), created=False)
+    crm = zoho_crm(runtime, zoho)
+    invoice = await read_invoice(crm, invoice_id, org_currency=None)
+    contact = require_contact(invoice)
+    amount = _amount(invoice)
+    mandate = await _contacts_mandate(
+        session,
+        installation.id,
+        gc,
+        contact_id=contact.id,
+        contact_email=contact.email,
+        mandate_id=mandate_id,
+    )
+    if mandate.status not in USABLE_MANDATE_STATUSES:
+        raise MandateNotUsable(
+            f"mandate {mandate.id} is {mandate.status.replace('_', ' ')} and cannot take payments",
+            mandate_status=mandate.status,
+        )
+    if mandate.currency != invoice.currency:
+        raise CurrencyMismatch(
+            f"the invoice is in {invoice.currency} but mandate {mandate.id} "
+            f"({mandate.scheme}) collects {mandate.currency}",
+            invoice_currency=invoice.currency,
+            mandate_currency=mandate.currency,
+        )
+    _check_charge_date(charge_date, mandate)
+    attempt = 1 + (
+        await session.scalar(
+            select(func.count())
+            .select_from(InvoicePayment)
+            .where(
+                InvoicePayment.installation_id == installation.id,
+                InvoicePayment.invoice_id == invoice_id,
+                InvoicePayment.state == InvoicePaymentState.closed.value,
+            )
+        )
+        or 0
+    )
+    row = InvoicePayment(
+        installation_id=installation.id,
+        invoice_id=invoice_id,
+        attempt=attempt,
+        idempotency_key=f"zoho:{installation.zoho_org_id}:{invoice_id}:payment:{attempt}",
+        mandate_id=mandate.id,
+        amount=amount,
+        currency=invoice.currency,
+        state=InvoicePaymentState.live,
+        created_by_user=user_id,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        # Another request for this invoice committed first (we waited on its row): use it.
+        existing = await _open_payment(session, installation.id, invoice_id)
+        if existing is None:
+            raise
+        return PaymentResult(payment_out(existing), created=False)
+    payment = await _create_at_gocardless(
+        gc, row, invoice, mandate, charge_date, installation.zoho_org_id
+    )
+    row.gc_payment_id = payment.id
+    fetched_at = datetime.now(UTC)
+    await store_payments(
+        session, installation.id, [payment], fetched_at, zoho_org_id=installation.zoho_org_id
+    )
+    await session.flush()
+    log.info(
+        "invoice.payment_created",
+        installation_id=str(installation.id),
+        invoice_id=invoice_id,
+        payment_id=payment.id,
+        amount=amount,
+        currency=invoice.currency,
+    )
+    await _to_crm_now(session, runtime, crm, installation.id, payment.id)
+    stored = await session.get(GcPayment, (installation.id, payment.id))
+    assert stored is not None
+    return PaymentResult(payment_out(stored), created=True)
+
+
+async def _open_payment(
+    session: AsyncSession, installation_id: uuid.UUID, invoice_id: str
+) -> GcPayment | None:
+    """The invoice's live payment, closing the row first if that payment was cancelled/failed."""
+    row = await session.scalar(
+        select(InvoicePayment).where(
+            InvoicePayment.installation_id == installation_id,
+            InvoicePayment.invoice_id == invoice_id,
+            InvoicePayment.state == InvoicePaymentState.live.value,
+        )
+    )
+    if row is None or row.gc_payment_id is None:
+        return None
+    payment = await session.get(GcPayment, (installation_id, row.gc_payment_id))
+    if payment is not None and payment.status in CLOSED_PAYMENT_STATUSES:
+        row.state = InvoicePaymentState.closed
+        await session.flush()
+        return None
+    return payment
+
+
+def _amount(invoice: Invoice) -> int:
+    try:
+        return to_minor_units(invoice.total, invoice.currency)
+    except InvalidAmount as exc:
+        raise InvalidInvoiceAmount(
+            f"the invoice total {invoice.total} {invoice.currency} cannot be collected: {exc}"
+        ) from None
+    except MoneyError as exc:
+        raise CurrencyMismatch(f"GoCardless does not collect {invoice.currency}: {exc}") from None
+
+
+async def _contacts_mandate(
+    session: AsyncSession,
+    installation_id: uuid.UUID,
+    gc: GoCardlessClient,
+    *,
+    contact_id: str,
+    contact_email: str | None,
+    mandate_id: str,
+) -> GcMandate:
+    from app.services.invoices import Contact
+
+    mandate = await session.get(GcMandate, (installation_id, mandate_id))
+    if mandate is None:
+        fetched_at = datetime.now(UTC)
+        try:
+            found = await gc.get_mandate(mandate_id)
+        except GoCardlessNotFound:
+            raise MandateNotFound(f"GoCardless has no mandate {mandate_id}") from None
+        if (
+            found.links.customer
+            and await session.get(GcCustomer, (installation_id, found.links.customer)) is None
+        ):
+            customer = await gc.get_customer(found.links.customer)
+            await store_customers(session, installation_id, [customer], fetched_at)
+        await store_mandates(session, installation_id, [found], fetched_at)
+        mandate = await session.get(GcMandate, (installation_id, mandate_id))
+        assert mandate is not None
+    customers = await contact_customers(
+        session, installation_id, Contact(contact_id, None, contact_email)
+    )
+    if mandate.customer_id not in {c.id for c in customers}:
+        raise MandateNotFound(f"mandate {mandate_id} does not belong to this invoice's contact")
+    return mandate
+
+
+def _check_charge_date(charge_date: date | None, mandate: GcMandate) -> None:
+    if charge_date is None:
+        return
+    today = datetime.now(UTC).date()
+    if charge_date < today:
+        raise ChargeDateNotAllowed(f"the charge date {charge_date} is in the past")
+    earliest = mandate.next_possible_charge_date
+    if earliest is not None and charge_date < earliest:
+        raise ChargeDateNotAllowed(
+            f"the earliest charge date this mandate allows is {earliest}",
+            earliest_charge_date=earliest.isoformat(),
+        )
+
+
+async def _create_at_gocardless(
+    gc: GoCardlessClient,
+    row: InvoicePayment,
+    invoice: Invoice,
+    mandate: GcMandate,
+    charge_date: date | None,
+    org_id: str,
+) -> Payment:
+    number = invoice.number or invoice.id
+    limit = REFERENCE_LIMITS.get(mandate.scheme or "")
+    reference = number if limit and len(number) <= limit else None
+    try:
+        payment, created = await gc.create_payment(
+            amount=row.amount,
+            currency=row.currency,
+            mandate_id=mandate.id,
+            idempotency_key=row.idempotency_key,
+            charge_date=charge_date,
+            reference=reference,
+            description=f"Invoice {number}"[:100],
+            metadata={
+                META_INVOICE_ID: invoice.id,
+                META_ORG_ID: org_id,
+                META_INVOICE_NUMBER: number[:500],
+            },
+        )
+    except GoCardlessInvalidState as exc:
+        if exc.has_reason("mandate_is_inactive"):
+            raise MandateNotUsable(
+                f"GoCardless says mandate {mandate.id} is failed, cancelled or expired"
+            ) from None
+        raise ProviderError(f"GoCardless refused the payment: {exc.message}") from None
+    except GoCardlessValidationFailed as exc:
+        fields = {str(e.get("field")) for e in exc.errors if e.get("field")}
+        if "currency" in fields:
+            raise CurrencyMismatch(f"GoCardless refused the currency: {exc.message}") from None
+        if "charge_date" in fields:
+            raise ChargeDateNotAllowed(
+                f"GoCardless refused the charge date: {exc.message}"
+            ) from None
+        raise InvalidInvoiceAmount(f"GoCardless refused the payment: {exc.message}") from None
+    if not created:
+        log.info("invoice.payment_recovered", payment_id=payment.id, key=row.idempotency_key)
+    return payment
+
+
+async def _to_crm_now(
+    session: AsyncSession,
+    runtime: Runtime,
+    crm: object,
+    installation_id: uuid.UUID,
+    payment_id: str,
+) -> None:
+    from app.adapters.zoho.crm import ZohoCRM
+
+    assert isinstance(crm, ZohoCRM)
+    try:
+        await push_now(session, runtime, crm, installation_id, [payment_id])
+    except ZohoError as exc:
+        log.warning("crm.push_now_failed", payment_id=payment_id, code=exc.code)
+
+
+_NOT_CANCELLABLE = {
+    "pending_customer_approval": "it is waiting for the customer's approval",
+    "submitted": "it was already submitted to the bank for collection on {charge_date}",
+    "confirmed": "the money was already collected on {charge_date}",
+    "paid_out": "the money was already collected on {charge_date} and paid out to you",
+    "cancelled": "it is already cancelled",
+    "failed": "the collection already failed",
+    "charged_back": "the customer charged it back",
+    "customer_approval_denied": "the customer refused it",
+}
+
+
+def not_cancellable(payment: Payment) -> PaymentNotCancellable:
+    reason = _NOT_CANCELLABLE.get(payment.status, "its status is {status}").format(
+        charge_date=payment.charge_date or "its charge date",
+        status=payment.status.replace("_", " "),
+    )
+    return PaymentNotCancellable(
+        f"Payment {payment.id} can no longer be cancelled: {reason}.", payment_status=payment.status
+    )
+
+
+async def cancel_invoice_payment(
+    session: AsyncSession,
+    runtime: Runtime,
+    installation: Installation,
+    zoho: ZohoConnection,
+    user_id: str,
+    payment_id: str,
+) -> PaymentOut:
+    connection = await require_gocardless(session, runtime, installation)
+    known = await session.get(GcPayment, (installation.id, payment_id))
+    if known is None:
+        raise NotFound(f"no GoCardless payment {payment_id} in this organisation")
+    gc = gocardless_client(runtime, connection)
+    # The mirror may be stale; only GoCardless knows whether it is still cancellable.
+    current = await gc.get_payment(payment_id)
+    fetched_at = datetime.now(UTC)
+    if current.status != "pending_submission":
+        await store_payments(
+            session, installation.id, [current], fetched_at, zoho_org_id=installation.zoho_org_id
+        )
+        raise not_cancellable(current)
+    try:
+        cancelled = await gc.cancel_payment(
+            payment_id, metadata={"cancelled_by_zoho_user": user_id}
+        )
+    except GoCardlessInvalidState:
+        raise not_cancellable(await gc.get_payment(payment_id)) from None
+    except GoCardlessError:
+        raise
+    await store_payments(
+        session,
+        installation.id,
+        [cancelled],
+        datetime.now(UTC),
+        zoho_org_id=installation.zoho_org_id,
+    )
+    row = await session.scalar(
+        select(InvoicePayment).where(
+            InvoicePayment.installation_id == installation.id,
+            InvoicePayment.gc_payment_id == payment_id,
+            InvoicePayment.state == InvoicePaymentState.live.value,
+        )
+    )
+    if row is not None:
+        row.state = InvoicePaymentState.closed
+    await session.flush()
+    log.info(
+        "invoice.payment_cancelled", installation_id=str(installation.id), payment_id=payment_id
+    )
+    await _to_crm_now(session, runtime, zoho_crm(runtime, zoho), installation.id, payment_id)
+    stored = await session.get(GcPayment, (installation.id, payment_id))
+    assert stored is not None
+    await session.refresh(stored)
+    return payment_out(stored)

@@ -1,0 +1,246 @@
+"""No usable mandate: email the contact a GoCardless link to set one up.
+
+A mandate-only Billing Request (in the invoice's currency, linked to the contact's existing
+GoCardless customer if any, metadata pointing back to our org, contact and invoice) and a
+hosted flow; the link goes out through the CRM's send-mail action on the Contact, from the
+requesting user, so it shows in the contact's history. Asking again while a request is
+pending re-sends the same link (or a fresh flow once the old one has expired).
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.gocardless.client import GoCardlessClient
+from app.adapters.zoho.crm import ZohoCRM
+from app.adapters.zoho.errors import ZohoError
+from app.adapters.zoho.models import MailAddress
+from app.adapters.zoho.names import CONTACTS
+from app.errors import AppError, ProviderError
+from app.log import get_logger
+from app.models import (
+    GoCardlessConnection,
+    Installation,
+    MandateRequest,
+    MandateRequestStatus,
+    ZohoConnection,
+)
+from app.runtime import Runtime
+from app.schemas.invoices import MandateRequestOut
+from app.services.installations import require_gocardless
+from app.services.invoices import Contact, Invoice, contact_customers, read_invoice, require_contact
+from app.services.mirror import META_INVOICE_ID, META_ORG_ID
+from app.services.providers import gocardless_client, zoho_crm
+
+log = get_logger("app.services.mandate_requests")
+
+META_CONTACT_ID = "zoho_contact_id"
+# Re-issue a flow that would expire before the customer is likely to open the mail.
+FLOW_RENEWAL_MARGIN = timedelta(days=1)
+
+
+class ContactHasNoEmail(AppError):
+    status, code, title = 422, "contact_has_no_email", "The contact has no email address"
+
+
+async def request_mandate(
+    session: AsyncSession,
+    runtime: Runtime,
+    installation: Installation,
+    zoho: ZohoConnection,
+    user_id: str,
+    invoice_id: str,
+) -> MandateRequestOut:
+    connection = await require_gocardless(session, runtime, installation)
+    gc = gocardless_client(runtime, connection)
+    crm = zoho_crm(runtime, zoho)
+    invoice = await read_invoice(crm, invoice_id, org_currency=None)
+    contact = require_contact(invoice)
+    if not contact.email:
+        raise ContactHasNoEmail(
+            f"{contact.name or 'The contact'} has no email address in Zoho CRM; add one so the "
+            "setup link can be sent"
+        )
+    request = await session.scalar(
+        select(MandateRequest)
+        .where(
+            MandateRequest.installation_id == installation.id,
+            MandateRequest.invoice_id == invoice_id,
+            MandateRequest.status == MandateRequestStatus.pending.value,
+        )
+        .with_for_update()
+    )
+    if request is None:
+        request = await _new_request(session, runtime, installation, gc, invoice, contact, user_id)
+    elif _flow_expiring(request):
+        await _renew_flow(runtime, gc, installation, request, contact)
+    request.email = contact.email
+    await _send_link(crm, connection, user_id, invoice, contact, request.authorisation_url)
+    request.emails_sent += 1
+    await session.flush()
+    log.info(
+        "mandate_request.sent",
+        installation_id=str(installation.id),
+        invoice_id=invoice_id,
+        billing_request_id=request.billing_request_id,
+        emails_sent=request.emails_sent,
+    )
+    return MandateRequestOut(
+        id=request.id,
+        authorisation_url=request.authorisation_url,
+        email_sent_to=contact.email,
+        status=request.status,
+    )
+
+
+async def _new_request(
+    session: AsyncSession,
+    runtime: Runtime,
+    installation: Installation,
+    gc: GoCardlessClient,
+    invoice: Invoice,
+    contact: Contact,
+    user_id: str,
+) -> MandateRequest:
+    previous = await session.scalar(
+        select(func.count())
+        .select_from(MandateRequest)
+        .where(
+            MandateRequest.installation_id == installation.id,
+            MandateRequest.invoice_id == invoice.id,
+        )
+    )
+    key = f"zoho:{installation.zoho_org_id}:{invoice.id}:mandate-request:{(previous or 0) + 1}"
+    customers = await contact_customers(session, installation.id, contact)
+    billing_request, _ = await gc.create_billing_request(
+        currency=invoice.currency,
+        customer_id=customers[0].id if customers else None,
+        idempotency_key=key,
+        description=f"Direct Debit for invoice {invoice.number or invoice.id}"[:100],
+        metadata={
+            META_CONTACT_ID: contact.id,
+            META_INVOICE_ID: invoice.id,
+            META_ORG_ID: installation.zoho_org_id,
+        },
+    )
+    request = MandateRequest(
+        installation_id=installation.id,
+        invoice_id=invoice.id,
+        contact_id=contact.id,
+        email=contact.email or "",
+        currency=invoice.currency,
+        billing_request_id=billing_request.id,
+        flows_created=0,
+        status=MandateRequestStatus.pending,
+        emails_sent=0,
+        requested_by_user=user_id,
+    )
+    await _renew_flow(runtime, gc, installation, request, contact)
+    try:
+        async with session.begin_nested():
+            session.add(request)
+            await session.flush()
+    except IntegrityError:
+        # A concurrent request for this invoice won; GoCardless gave us both the same objects.
+        existing = await session.scalar(
+            select(MandateRequest).where(
+                MandateRequest.installation_id == installation.id,
+                MandateRequest.invoice_id == invoice.id,
+                MandateRequest.status == MandateRequestStatus.pending.value,
+            )
+        )
+        if existing is None:
+            raise
+        return existing
+    return request
+
+
+def _flow_expiring(request: MandateRequest) -> bool:
+    expires = request.flow_expires_at
+    return expires is not None and expires - FLOW_RENEWAL_MARGIN <= datetime.now(UTC)
+
+
+async def _renew_flow(
+    runtime: Runtime,
+    gc: GoCardlessClient,
+    installation: Installation,
+    request: MandateRequest,
+    contact: Contact,
+) -> None:
+    base = f"zoho:{installation.zoho_org_id}:{request.invoice_id}:br:{request.billing_request_id}"
+    done = f"{runtime.settings.public_base_url}/mandate-setup/complete"
+    given, _, family = (contact.name or "").partition(" ")
+    prefilled = {"email": contact.email or ""}
+    if given and family:
+        prefilled |= {"given_name": given, "family_name": family}
+    flow, _ = await gc.create_billing_request_flow(
+        billing_request_id=request.billing_request_id,
+        redirect_uri=done,
+        exit_uri=f"{done}?exited=1",
+        idempotency_key=f"{base}:flow:{request.flows_created + 1}",
+        prefilled_customer=prefilled,
+    )
+    request.flow_id = flow.id
+    request.authorisation_url = flow.authorisation_url
+    request.flow_expires_at = flow.expires_at
+    request.flows_created += 1
+
+
+async def _send_link(
+    crm: ZohoCRM,
+    connection: GoCardlessConnection,
+    user_id: str,
+    invoice: Invoice,
+    contact: Contact,
+    link: str,
+) -> None:
+    merchant = connection.creditor_name or "us"
+    number = invoice.number or invoice.id
+    amount = f"{invoice.total:,.2f} {invoice.currency}"
+    subject = f"Set up a Direct Debit to pay invoice {number}"
+    content = (
+        f"<p>Hello {html.escape(contact.name or '')},</p>"
+        f"<p>{html.escape(merchant)} would like to collect invoice "
+        f"<strong>{html.escape(number)}</strong> for <strong>{html.escape(amount)}</strong> "
+        "by Direct Debit through GoCardless.</p>"
+        f'<p><a href="{html.escape(link, quote=True)}">Set up your Direct Debit</a> '
+        "(it takes about two minutes; your bank details go to GoCardless, not to us).</p>"
+        f"<p>If the button does not work, copy this address into your browser:<br>"
+        f"{html.escape(link)}</p>"
+        f"<p>Thank you,<br>{html.escape(merchant)}</p>"
+    )
+    try:
+        sender = await _sender(crm, user_id)
+        await crm.send_mail(
+            CONTACTS,
+            contact.id,
+            from_address=sender,
+            to=[MailAddress(email=contact.email or "", user_name=contact.name)],
+            subject=subject,
+            content=content,
+        )
+    except ZohoError as exc:
+        raise ProviderError(
+            f"the setup link could not be emailed through Zoho CRM ({exc.code}); try again"
+        ) from None
+
+
+async def _sender(crm: ZohoCRM, user_id: str) -> MailAddress:
+    """The requesting user's own address if the CRM lets them send from it, else the default."""
+    user = await crm.get_user(user_id)
+    allowed = await crm.from_addresses()
+    if user is not None and user.email:
+        for address in allowed:
+            if address.email.lower() == user.email.lower():
+                return address
+    for address in allowed:
+        if address.default:
+            return address
+    if allowed:
+        return allowed[0]
+    raise ZohoError("NO_FROM_ADDRESS", "the CRM user has no address to send mail from")
