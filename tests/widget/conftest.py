@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
 
+from tests.widget.data import Snapshot
 from tests.widget.fake_api import FakeApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # The size of Zoho's button popup.
-POPUP = {"width": 420, "height": 560}
+POPUP: ViewportSize = {"width": 420, "height": 560}
 
 
 class _WidgetFiles(SimpleHTTPRequestHandler):
@@ -113,7 +114,7 @@ def api(page: Page) -> FakeApi:
 
 
 @pytest.fixture
-def snapshot(page: Page) -> Any:
+def snapshot(page: Page) -> Snapshot:
     """Keeps a picture of a state worth looking at in test-artifacts/widget/."""
 
     def take(name: str) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 API_KEY = "gz_test_key_0123456789"
 USER_ID = "4150868000000225013"
 INVOICE_ID = "4150868000000624001"
+
+# The `snapshot` fixture: saves a picture of the page under a name.
+Snapshot = Callable[[str], None]
 MANDATES_PATH = f"/api/v1/invoices/{INVOICE_ID}/mandates"
 PAYMENTS_PATH = f"/api/v1/invoices/{INVOICE_ID}/payments"
 MANDATE_REQUESTS_PATH = f"/api/v1/invoices/{INVOICE_ID}/mandate-requests"
@@ -53,7 +57,11 @@ def overview(
             "number": "INV-00042",
             "total": total,
             "currency": "GBP",
-            "contact": {"id": "4150868000000500001", "name": "Jane Doe", "email": "jane@example.com"},
+            "contact": {
+                "id": "4150868000000500001",
+                "name": "Jane Doe",
+                "email": "jane@example.com",
+            },
         },
         "customer": {"id": "CU0001ABCD"} if mandates else None,
         "mandates": mandates or [],

@@ -10,6 +10,7 @@ from tests.widget.data import (
     MANDATES_PATH,
     PAYMENTS_PATH,
     USER_ID,
+    Snapshot,
     invoice_url,
     mandate,
     overview,
@@ -65,7 +66,7 @@ def test_a_refused_payment_is_explained_and_another_mandate_can_be_chosen(
 
 
 def test_gocardless_not_authorized_links_to_its_authorize_url(
-    page: Page, api: FakeApi, widget_url: str, snapshot: object
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
 ) -> None:
     api.on("GET", MANDATES_PATH, ok(overview([mandate("MD0001AAAA")])))
     api.on(
@@ -88,7 +89,7 @@ def test_gocardless_not_authorized_links_to_its_authorize_url(
     expect(link).to_have_attribute("href", GC_AUTHORIZE)
     expect(link).to_have_attribute("target", "_blank")
     expect(link).to_be_focused()
-    snapshot("09-not-authorized")  # type: ignore[operator]
+    snapshot("09-not-authorized")
 
 
 def test_zoho_not_authorized_on_load_links_to_zoho(
@@ -97,7 +98,9 @@ def test_zoho_not_authorized_on_load_links_to_zoho(
     api.on(
         "GET",
         MANDATES_PATH,
-        problem(409, "zoho_not_authorized", "authorize Zoho CRM first", authorize_url=ZOHO_AUTHORIZE),
+        problem(
+            409, "zoho_not_authorized", "authorize Zoho CRM first", authorize_url=ZOHO_AUTHORIZE
+        ),
     )
     page.goto(invoice_url(widget_url))
     link = page.get_by_role("alert").get_by_role("link", name="Authorize Zoho CRM")
@@ -111,7 +114,10 @@ def test_an_authorize_url_that_is_not_http_is_not_made_a_link(
         "GET",
         MANDATES_PATH,
         problem(
-            409, "gocardless_not_authorized", "Authorize GoCardless first.", authorize_url="javascript:alert(1)"
+            409,
+            "gocardless_not_authorized",
+            "Authorize GoCardless first.",
+            authorize_url="javascript:alert(1)",
         ),
     )
     page.goto(invoice_url(widget_url))
@@ -120,7 +126,7 @@ def test_an_authorize_url_that_is_not_http_is_not_made_a_link(
 
 
 def test_a_user_outside_the_audience_is_told_clearly(
-    page: Page, api: FakeApi, widget_url: str, snapshot: object
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
 ) -> None:
     api.on(
         "GET",
@@ -138,7 +144,7 @@ def test_a_user_outside_the_audience_is_told_clearly(
     ).to_be_visible()
     expect(alert).to_contain_text("installed for administrators only")
     expect(page.locator("form.mandates")).to_have_count(0)
-    snapshot("10-not-in-audience")  # type: ignore[operator]
+    snapshot("10-not-in-audience")
     assert api.requests[0].headers["x-zoho-user-id"] == USER_ID
 
 
@@ -146,21 +152,25 @@ def test_a_rejected_api_key_is_explained(page: Page, api: FakeApi, widget_url: s
     api.on("GET", MANDATES_PATH, problem(401, "unauthenticated", "The API key is not valid."))
     page.goto(invoice_url(widget_url))
     alert = page.get_by_role("alert")
-    expect(alert.get_by_role("heading", name="The extension's API key was not accepted")).to_be_visible()
+    expect(
+        alert.get_by_role("heading", name="The extension's API key was not accepted")
+    ).to_be_visible()
     expect(alert).to_contain_text("The API key is not valid.")
     expect(alert).to_contain_text("Ask a CRM administrator")
 
 
 def test_a_network_failure_offers_a_retry_that_loads_the_invoice(
-    page: Page, api: FakeApi, widget_url: str, snapshot: object
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
 ) -> None:
     api.on("GET", MANDATES_PATH, Abort(), ok(overview([mandate("MD0001AAAA")])))
     page.goto(invoice_url(widget_url))
     alert = page.get_by_role("alert")
-    expect(alert.get_by_role("heading", name="Could not reach the GoCardless service")).to_be_visible()
+    expect(
+        alert.get_by_role("heading", name="Could not reach the GoCardless service")
+    ).to_be_visible()
     retry = alert.get_by_role("button", name="Try again")
     expect(retry).to_be_focused()
-    snapshot("11-network-failure")  # type: ignore[operator]
+    snapshot("11-network-failure")
     retry.click()
     expect(page.get_by_role("button", name="Proceed")).to_be_visible()
     expect(alert).to_be_hidden()
@@ -203,7 +213,9 @@ def test_a_payment_that_can_no_longer_be_cancelled_says_why(
     page.get_by_role("button", name="Cancel payment…").click()
     page.get_by_role("button", name="Yes, cancel it").click()
     alert = page.get_by_role("alert")
-    expect(alert.get_by_role("heading", name="This payment can no longer be cancelled")).to_be_visible()
+    expect(
+        alert.get_by_role("heading", name="This payment can no longer be cancelled")
+    ).to_be_visible()
     expect(alert).to_contain_text("The payment is already submitted to the bank.")
 
 

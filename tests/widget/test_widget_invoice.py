@@ -1,4 +1,4 @@
-"""The invoice popup: choose a mandate and Proceed, the setup-link path, cancel with confirmation."""
+"""The invoice popup: pick a mandate and Proceed, the setup-link path, confirmed cancels."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tests.widget.data import (
     MANDATES_PATH,
     PAYMENTS_PATH,
     USER_ID,
+    Snapshot,
     invoice_url,
     mandate,
     overview,
@@ -29,7 +30,7 @@ TWO_MANDATES = [
 
 
 def test_choosing_a_mandate_and_proceeding_shows_the_payment(
-    page: Page, api: FakeApi, widget_url: str, snapshot: object
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
 ) -> None:
     api.on("GET", MANDATES_PATH, ok(overview(TWO_MANDATES)))
     api.on("POST", PAYMENTS_PATH, ok({"payment": payment("PM0001XYZ")}, status=201))
@@ -39,7 +40,7 @@ def test_choosing_a_mandate_and_proceeding_shows_the_payment(
     expect(page.get_by_text("£120.50")).to_be_visible()
     expect(page.get_by_role("status")).to_have_text("Choose a mandate, then Proceed.")
     expect(page.get_by_role("radio", name="Cancelled — cannot be used")).to_be_disabled()
-    snapshot("01-mandates")  # type: ignore[operator]
+    snapshot("01-mandates")
     page.get_by_role("radio", name="SEPA Core · EUR").check()
     page.get_by_role("button", name="Proceed").click()
 
@@ -50,7 +51,7 @@ def test_choosing_a_mandate_and_proceeding_shows_the_payment(
     expect(page.get_by_role("status")).to_have_text(
         "Payment created: Scheduled — not yet sent to the bank."
     )
-    snapshot("02-payment-created")  # type: ignore[operator]
+    snapshot("02-payment-created")
     (sent,) = api.calls("POST", PAYMENTS_PATH)
     assert sent.body == {"mandate_id": "MD0002BBBB"}
     assert sent.headers["authorization"] == f"Bearer {API_KEY}"
@@ -65,7 +66,7 @@ def test_choosing_a_mandate_and_proceeding_shows_the_payment(
 
 
 def test_a_double_click_on_proceed_sends_one_payment(
-    page: Page, api: FakeApi, widget_url: str, snapshot: object
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
 ) -> None:
     api.on("GET", MANDATES_PATH, ok(overview([mandate("MD0001AAAA")])))
     api.on("POST", PAYMENTS_PATH, Hold())
@@ -79,7 +80,7 @@ def test_a_double_click_on_proceed_sends_one_payment(
     expect(page.locator("#spinner")).to_be_visible()
     expect(page.get_by_role("main")).to_have_attribute("aria-busy", "true")
     expect(page.get_by_role("status")).to_have_text("Creating the payment…")
-    snapshot("03-busy")  # type: ignore[operator]
+    snapshot("03-busy")
     page.evaluate("document.querySelector('form.mandates button').click()")
     page.keyboard.press("Enter")
     assert len(api.calls("POST", PAYMENTS_PATH)) == 1
@@ -102,7 +103,7 @@ def test_an_existing_live_payment_is_shown_not_duplicated(
 
 
 def test_without_a_usable_mandate_a_setup_link_is_emailed_then_check_again_finds_the_mandate(
-    page: Page, api: FakeApi, widget_url: str, snapshot: object
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
 ) -> None:
     api.on(
         "GET",
@@ -129,7 +130,7 @@ def test_without_a_usable_mandate_a_setup_link_is_emailed_then_check_again_finds
     expect(page.get_by_role("heading", name="No usable mandate")).to_be_visible()
     expect(page.get_by_role("button", name="Proceed")).to_have_count(0)
     expect(page.get_by_text("Expired — cannot be used")).to_be_visible()
-    snapshot("04-no-mandate")  # type: ignore[operator]
+    snapshot("04-no-mandate")
 
     page.get_by_role("button", name="Send setup link").click()
     expect(page.locator("#setup-sent")).to_have_text(
@@ -142,7 +143,7 @@ def test_without_a_usable_mandate_a_setup_link_is_emailed_then_check_again_finds
         "href", "https://pay-sandbox.gocardless.com/billing/static/flow?id=BRF1"
     )
     expect(page.get_by_role("button", name="Send setup link")).to_have_count(0)
-    snapshot("05-setup-link-sent")  # type: ignore[operator]
+    snapshot("05-setup-link-sent")
     assert len(api.calls("POST", MANDATE_REQUESTS_PATH)) == 1
 
     page.get_by_role("button", name="Check again").click()
@@ -154,7 +155,7 @@ def test_without_a_usable_mandate_a_setup_link_is_emailed_then_check_again_finds
 
 
 def test_cancel_asks_for_confirmation_and_escape_or_no_keeps_the_payment(
-    page: Page, api: FakeApi, widget_url: str, snapshot: object
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
 ) -> None:
     api.on("GET", MANDATES_PATH, ok(overview([mandate("MD0001AAAA")], [payment()])))
     api.on("POST", CANCEL_PATH, ok({"payment": payment(status="cancelled")}))
@@ -166,7 +167,7 @@ def test_cancel_asks_for_confirmation_and_escape_or_no_keeps_the_payment(
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Cancel the payment of £120.50?")
     expect(page.get_by_role("button", name="No, keep it")).to_be_focused()
-    snapshot("06-confirm-cancel")  # type: ignore[operator]
+    snapshot("06-confirm-cancel")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(cancel).to_be_focused()
@@ -180,7 +181,7 @@ def test_cancel_asks_for_confirmation_and_escape_or_no_keeps_the_payment(
     page.get_by_role("button", name="Yes, cancel it").click()
     expect(page.get_by_role("heading", name="Payment cancelled")).to_be_focused()
     expect(page.locator(".result .badge")).to_have_text("Cancelled — nothing will be collected")
-    snapshot("07-cancelled")  # type: ignore[operator]
+    snapshot("07-cancelled")
     assert len(api.calls("POST", CANCEL_PATH)) == 1
 
 
@@ -220,7 +221,7 @@ def test_every_payment_status_reads_in_words(
 
 
 def test_cancel_mode_goes_straight_to_the_payment_and_its_cancel_action(
-    page: Page, api: FakeApi, widget_url: str, snapshot: object
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
 ) -> None:
     api.on(
         "GET",
@@ -233,7 +234,7 @@ def test_cancel_mode_goes_straight_to_the_payment_and_its_cancel_action(
     expect(page.get_by_role("button", name="Cancel payment…")).to_have_count(1)
     expect(page.get_by_role("button", name="Cancel payment…")).to_be_focused()
     expect(page.get_by_role("status")).to_have_text("This payment can be cancelled.")
-    snapshot("08-cancel-mode")  # type: ignore[operator]
+    snapshot("08-cancel-mode")
     page.keyboard.press("Enter")
     expect(page.get_by_role("dialog", name="Cancel this payment?")).to_be_visible()
 
@@ -242,7 +243,9 @@ def test_cancel_mode_without_a_payment_says_so(page: Page, api: FakeApi, widget_
     api.on("GET", MANDATES_PATH, ok(overview([mandate("MD0001AAAA")])))
     # The CRM simulator's buttons name the mode this way.
     page.goto(invoice_url(widget_url, action="cancel_payment"))
-    expect(page.get_by_text("This invoice has no GoCardless payment to cancel.").first).to_be_visible()
+    expect(
+        page.get_by_text("This invoice has no GoCardless payment to cancel.").first
+    ).to_be_visible()
 
 
 def test_keyboard_alone_chooses_a_mandate_and_proceeds(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.widget.data import installation, settings_url, sync
+from tests.widget.data import Snapshot, installation, settings_url, sync
 from tests.widget.fake_api import FakeApi, ok, problem
 
 pytestmark = pytest.mark.browser
@@ -17,7 +15,7 @@ SYNC_PATH = "/api/v1/installation/sync"
 
 
 def test_sync_now_shows_progress_until_it_succeeds(
-    page: Page, api: FakeApi, widget_url: str, snapshot: Any
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
 ) -> None:
     page.clock.install()
     api.on("GET", STATUS_PATH, ok(installation()))
@@ -76,7 +74,7 @@ def test_a_sync_already_running_is_followed_on_load(
 
 
 def test_unauthorized_accounts_offer_authorize_links_in_a_new_window(
-    page: Page, api: FakeApi, widget_url: str, snapshot: Any
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
 ) -> None:
     api.on("GET", STATUS_PATH, ok(installation(zoho=False, gocardless=False)))
     page.goto(settings_url(widget_url))
@@ -93,9 +91,7 @@ def test_unauthorized_accounts_offer_authorize_links_in_a_new_window(
     snapshot("23-settings-not-connected")
 
 
-def test_an_inactive_gocardless_account_says_why(
-    page: Page, api: FakeApi, widget_url: str
-) -> None:
+def test_an_inactive_gocardless_account_says_why(page: Page, api: FakeApi, widget_url: str) -> None:
     body = installation()
     body["gocardless"] |= {
         "active": False,

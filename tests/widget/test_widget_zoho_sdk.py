@@ -46,18 +46,28 @@ window.ZOHO = {
     API: {
       getOrgVariable: (name) =>
         Promise.resolve(
-          name in VARIABLES ? { Success: { Content: VARIABLES[name] } } : { Error: { Content: "No such variable" } },
+          name in VARIABLES
+            ? { Success: { Content: VARIABLES[name] } }
+            : { Error: { Content: "No such variable" } },
         ),
     },
-    UI: { Popup: { closeReload: () => { window.__zoho.closeReloads += 1; return Promise.resolve(true); } } },
+    UI: {
+      Popup: {
+        closeReload: () => {
+          window.__zoho.closeReloads += 1;
+          return Promise.resolve(true);
+        },
+      },
+    },
   },
 };
 """
 
 
 def serve_sdk(page: Page, entity_id: Any, variables: dict[str, str]) -> None:
+    page_load = {"Entity": "Invoices", "EntityId": entity_id, "ButtonPosition": "DetailView"}
     script = (
-        f"const PAGE_LOAD = {json.dumps({'Entity': 'Invoices', 'EntityId': entity_id, 'ButtonPosition': 'DetailView'})};\n"
+        f"const PAGE_LOAD = {json.dumps(page_load)};\n"
         f"const USER_ID = {json.dumps(CRM_USER_ID)};\n"
         f"const VARIABLES = {json.dumps(variables)};\n" + FAKE_SDK
     )
