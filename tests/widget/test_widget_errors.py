@@ -60,6 +60,7 @@ def test_a_refused_payment_is_explained_and_another_mandate_can_be_chosen(
     expect(alert.get_by_role("heading", name=heading)).to_be_visible()
     expect(alert.locator(".detail")).to_have_text(detail)
     expect(alert.get_by_role("button", name="Try again")).to_have_count(0)
+    expect(alert.get_by_role("heading", name=heading)).to_be_focused()
     # The choice stays on screen and usable.
     expect(page.get_by_role("button", name="Proceed")).to_be_enabled()
     expect(page.get_by_role("radio", name="Bacs (UK) · GBP")).to_be_enabled()

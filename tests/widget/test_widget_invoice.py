@@ -280,3 +280,13 @@ def test_proceed_without_a_choice_asks_for_one(page: Page, api: FakeApi, widget_
     expect(page.get_by_text("Choose a mandate first.")).to_be_visible()
     expect(page.get_by_role("radio", name="Bacs (UK) · GBP Ref. REF-AAAA")).to_be_focused()
     assert api.calls("POST", PAYMENTS_PATH) == []
+
+
+def test_the_widget_folder_opens_the_popup_with_its_query_and_key(
+    page: Page, api: FakeApi, widget_url: str
+) -> None:
+    api.on("GET", MANDATES_PATH, ok(overview([mandate("MD0001AAAA")])))
+    page.goto(invoice_url(widget_url).replace("/app/widget.html", "/"))
+    expect(page.get_by_role("button", name="Proceed")).to_be_visible()
+    assert page.url == invoice_url(widget_url)
+    assert api.requests[0].headers["authorization"] == f"Bearer {API_KEY}"

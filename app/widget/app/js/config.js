@@ -4,8 +4,9 @@
 // (PageLoad), the current user (CONFIG.getCurrentUser) and the API key (the extension's org
 // variable). Run as the demo or from tests: `?invoice_id=…&user_id=…&mode=send|cancel`, the key
 // in the fragment `#api_key=…` (fragments are never sent to servers, so it stays out of logs).
-// The API base is this page's origin unless `?api_base=` (URL) or the org variable
-// `gocardless__api_base` (Zoho-hosted pages, whose origin is Zoho's) says otherwise.
+// The API base is this page's origin unless `?api_base=` says otherwise; inside CRM the URL is
+// Zoho's to choose, so there the org variable `gocardless__api_base` says it instead (needed when
+// the pages are uploaded to Zoho with zet and so are served from Zoho's origin).
 
 export const ZOHO_SDK_URL = "https://live.zwidgets.com/js-sdk/1.2/ZohoEmbededAppSDK.min.js";
 const API_KEY_VARIABLE = "gocardless__api_key";

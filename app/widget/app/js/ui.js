@@ -94,7 +94,9 @@ export function createUi() {
     );
     alert.hidden = false;
     say("");
-    (retryButton ?? authorize)?.focus();
+    // The button that was pressed is disabled while busy and loses focus; land somewhere useful.
+    if (retryButton ?? authorize) (retryButton ?? authorize).focus();
+    else focusHeading(alert);
   }
 
   /**
