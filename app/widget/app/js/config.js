@@ -20,7 +20,10 @@ export class ConfigError extends Error {}
 function withTimeout(promise, what) {
   let timer;
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new ConfigError(`Zoho CRM did not answer (${what}).`)), ZOHO_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new ConfigError(`Zoho CRM did not answer (${what}).`)),
+      ZOHO_TIMEOUT_MS,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

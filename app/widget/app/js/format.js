@@ -28,7 +28,9 @@ export function minorUnitsToDecimal(amount, exponent) {
 /** An amount in minor units with its currency, e.g. 12050 GBP → "£120.50". */
 export function formatMinorUnits(amount, currency) {
   try {
-    return currencyFormatter(currency).format(minorUnitsToDecimal(amount, currencyExponent(currency)));
+    return currencyFormatter(currency).format(
+      minorUnitsToDecimal(amount, currencyExponent(currency)),
+    );
   } catch {
     return `${amount} (minor units) ${currency ?? ""}`.trim();
   }

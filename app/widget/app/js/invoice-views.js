@@ -16,7 +16,9 @@ function facts(rows) {
   return h(
     "dl",
     { class: "facts" },
-    rows.filter(([, value]) => value).map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+    rows
+      .filter(([, value]) => value)
+      .map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
   );
 }
 
@@ -31,7 +33,10 @@ export function invoiceSummary(invoice) {
       [
         "Contact",
         contact
-          ? [contact.name || "(no name)", contact.email ? h("span", { class: "muted block" }, contact.email) : null]
+          ? [
+              contact.name || "(no name)",
+              contact.email ? h("span", { class: "muted block" }, contact.email) : null,
+            ]
           : "None — choose a contact on the invoice",
       ],
     ]),
@@ -55,7 +60,15 @@ export function paymentCard(payment, { onCancel } = {}) {
       ? h(
           "p",
           { class: "actions" },
-          h("button", { type: "button", class: "danger", onclick: (event) => onCancel(payment, event.currentTarget) }, "Cancel payment…"),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "danger",
+              onclick: (event) => onCancel(payment, event.currentTarget),
+            },
+            "Cancel payment…",
+          ),
         )
       : null,
   );
@@ -72,7 +85,9 @@ export function paymentsSection(payments, { onCancel, heading = "Payments" }) {
 
 function mandateOption(mandate, checked) {
   const id = `mandate-${mandate.id}`;
-  const state = mandate.usable ? mandateStatus(mandate.status) : `${mandateStatus(mandate.status)} — cannot be used`;
+  const state = mandate.usable
+    ? mandateStatus(mandate.status)
+    : `${mandateStatus(mandate.status)} — cannot be used`;
   return h(
     "label",
     { class: mandate.usable ? "mandate" : "mandate unusable", for: id },
@@ -89,7 +104,10 @@ function mandateOption(mandate, checked) {
       "span",
       { class: "mandate-text" },
       h("span", { class: "mandate-main" }, `${schemeName(mandate.scheme)} · ${mandate.currency}`),
-      h("span", { class: "muted block" }, [mandate.reference ? `Ref. ${mandate.reference} · ` : "", state]),
+      h("span", { class: "muted block" }, [
+        mandate.reference ? `Ref. ${mandate.reference} · ` : "",
+        state,
+      ]),
     ),
   );
 }
@@ -97,7 +115,11 @@ function mandateOption(mandate, checked) {
 /** Radio list of the contact's mandates; Proceed only when one of them can be used. */
 export function mandateForm(mandates, { onProceed }) {
   const usable = mandates.filter((mandate) => mandate.usable);
-  const error = h("p", { class: "form-error", id: "mandate-error", hidden: true }, "Choose a mandate first.");
+  const error = h(
+    "p",
+    { class: "form-error", id: "mandate-error", hidden: true },
+    "Choose a mandate first.",
+  );
   const form = h(
     "form",
     {
@@ -119,10 +141,14 @@ export function mandateForm(mandates, { onProceed }) {
       "fieldset",
       { "aria-describedby": "mandate-error" },
       h("legend", {}, usable.length ? "Collect with this mandate" : "The contact's mandates"),
-      mandates.map((mandate) => mandateOption(mandate, usable.length === 1 && mandate === usable[0])),
+      mandates.map((mandate) =>
+        mandateOption(mandate, usable.length === 1 && mandate === usable[0]),
+      ),
     ),
     error,
-    usable.length ? h("p", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Proceed")) : null,
+    usable.length
+      ? h("p", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Proceed"))
+      : null,
   );
   return form;
 }
@@ -137,10 +163,22 @@ export function noMandateBox(contact, mandateRequest, { onSendLink, onCheckAgain
     h("h2", { id: "no-mandate-title" }, "No usable mandate"),
     mandateRequest
       ? [
-          h("p", { class: "success", id: "setup-sent" }, `No mandate yet — setup link emailed to ${mandateRequest.email_sent_to}.`),
+          h(
+            "p",
+            { class: "success", id: "setup-sent" },
+            `No mandate yet — setup link emailed to ${mandateRequest.email_sent_to}.`,
+          ),
           h("p", {}, "Once the customer completes it, choose Check again to see the new mandate."),
           setupUrl
-            ? h("p", {}, h("a", { href: setupUrl, target: "_blank", rel: "noopener noreferrer" }, "Open the setup page"))
+            ? h(
+                "p",
+                {},
+                h(
+                  "a",
+                  { href: setupUrl, target: "_blank", rel: "noopener noreferrer" },
+                  "Open the setup page",
+                ),
+              )
             : null,
         ]
       : h(
@@ -152,7 +190,9 @@ export function noMandateBox(contact, mandateRequest, { onSendLink, onCheckAgain
     h(
       "p",
       { class: "actions" },
-      mandateRequest ? null : h("button", { type: "button", class: "primary", onclick: onSendLink }, "Send setup link"),
+      mandateRequest
+        ? null
+        : h("button", { type: "button", class: "primary", onclick: onSendLink }, "Send setup link"),
       h("button", { type: "button", onclick: onCheckAgain }, "Check again"),
     ),
   );
@@ -165,6 +205,10 @@ export function resultView(heading, payment, { onDone }) {
     { class: "card result", "aria-labelledby": "result-title" },
     h("h2", { id: "result-title" }, heading),
     paymentCard(payment),
-    h("p", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: onDone }, "Done")),
+    h(
+      "p",
+      { class: "actions" },
+      h("button", { type: "button", class: "primary", onclick: onDone }, "Done"),
+    ),
   );
 }

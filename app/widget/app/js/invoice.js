@@ -4,7 +4,13 @@ import { createApiClient, segment } from "./api.js";
 import { loadConfig } from "./config.js";
 import { fill, h } from "./dom.js";
 import { formatMinorUnits, isCancellable, isLivePayment, paymentStatus } from "./format.js";
-import { invoiceSummary, mandateForm, noMandateBox, paymentsSection, resultView } from "./invoice-views.js";
+import {
+  invoiceSummary,
+  mandateForm,
+  noMandateBox,
+  paymentsSection,
+  resultView,
+} from "./invoice-views.js";
 import { createUi, focusHeading } from "./ui.js";
 
 const ui = createUi();
@@ -28,14 +34,30 @@ function renderSendMode() {
   let message;
   if (live) {
     parts.push(paymentsSection(payments, { onCancel: confirmCancel }));
-    parts.push(h("p", { class: "card note" }, "This invoice already has a GoCardless payment, shown above."));
+    parts.push(
+      h("p", { class: "card note" }, "This invoice already has a GoCardless payment, shown above."),
+    );
     message = `This invoice already has a payment: ${paymentStatus(live.status).words}.`;
   } else if (mandates.some((mandate) => mandate.usable)) {
-    parts.push(h("section", { class: "card", "aria-label": "Mandates" }, mandateForm(mandates, { onProceed: proceed })));
+    parts.push(
+      h(
+        "section",
+        { class: "card", "aria-label": "Mandates" },
+        mandateForm(mandates, { onProceed: proceed }),
+      ),
+    );
     message = "Choose a mandate, then Proceed.";
   } else {
-    parts.push(noMandateBox(invoice.contact, mandateRequest, { onSendLink: sendSetupLink, onCheckAgain: checkAgain }));
-    if (mandates.length) parts.push(h("section", { class: "card", "aria-label": "Mandates" }, mandateForm(mandates, {})));
+    parts.push(
+      noMandateBox(invoice.contact, mandateRequest, {
+        onSendLink: sendSetupLink,
+        onCheckAgain: checkAgain,
+      }),
+    );
+    if (mandates.length)
+      parts.push(
+        h("section", { class: "card", "aria-label": "Mandates" }, mandateForm(mandates, {})),
+      );
     message = mandateRequest
       ? `No mandate yet — setup link emailed to ${mandateRequest.email_sent_to}.`
       : "The contact has no usable mandate yet.";
@@ -60,7 +82,10 @@ function renderCancelMode() {
     const ordered = [...cancellable, ...payments.filter((payment) => !isCancellable(payment))];
     parts.push(paymentsSection(ordered, { onCancel: confirmCancel }));
     if (cancellable.length) {
-      message = cancellable.length === 1 ? "This payment can be cancelled." : `${cancellable.length} payments can be cancelled.`;
+      message =
+        cancellable.length === 1
+          ? "This payment can be cancelled."
+          : `${cancellable.length} payments can be cancelled.`;
     } else {
       message = "No payment can be cancelled now.";
       parts.push(
@@ -111,7 +136,9 @@ function proceed(mandateId) {
     showResult(
       created ? "Payment created" : "This invoice already had a payment",
       body.payment,
-      created ? `Payment created: ${words}.` : `No new payment was made; the existing one is shown: ${words}.`,
+      created
+        ? `Payment created: ${words}.`
+        : `No new payment was made; the existing one is shown: ${words}.`,
     );
   });
 }
@@ -144,7 +171,11 @@ function confirmCancel(payment, opener) {
 function cancelPayment(payment) {
   return ui.run("Cancelling the payment…", async () => {
     const { body } = await api.post(`/api/v1/payments/${segment(payment.id)}/cancel`);
-    showResult("Payment cancelled", body.payment, `Payment cancelled: ${paymentStatus(body.payment.status).words}.`);
+    showResult(
+      "Payment cancelled",
+      body.payment,
+      `Payment cancelled: ${paymentStatus(body.payment.status).words}.`,
+    );
   });
 }
 

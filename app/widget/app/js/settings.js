@@ -38,14 +38,21 @@ const SYNC_STATES = {
 };
 
 function head(id, title, [words, tone]) {
-  return h("div", { class: "card-head" }, h("h2", { id }, title), h("p", { class: `badge tone-${tone}` }, words));
+  return h(
+    "div",
+    { class: "card-head" },
+    h("h2", { id }, title),
+    h("p", { class: `badge tone-${tone}` }, words),
+  );
 }
 
 function facts(rows) {
   return h(
     "dl",
     { class: "facts" },
-    rows.filter(([, value]) => value).map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+    rows
+      .filter(([, value]) => value)
+      .map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
   );
 }
 
@@ -60,7 +67,9 @@ function zohoCard(zoho) {
     { class: "card", "aria-labelledby": "zoho-title", "data-connected": String(zoho.connected) },
     head("zoho-title", "Zoho CRM", connectionState(ZOHO_STATES, zoho)),
     facts([["Org ID", zoho.org_id]]),
-    zoho.connected ? null : h("p", { class: "actions" }, externalButton(zoho.authorize_url, "Authorize Zoho CRM")),
+    zoho.connected
+      ? null
+      : h("p", { class: "actions" }, externalButton(zoho.authorize_url, "Authorize Zoho CRM")),
   );
 }
 
@@ -68,16 +77,35 @@ function gocardlessCard(gocardless) {
   const verification = gocardless.verification_status;
   return h(
     "section",
-    { class: "card", "aria-labelledby": "gocardless-title", "data-connected": String(gocardless.connected) },
+    {
+      class: "card",
+      "aria-labelledby": "gocardless-title",
+      "data-connected": String(gocardless.connected),
+    },
     head("gocardless-title", "GoCardless", connectionState(GOCARDLESS_STATES, gocardless)),
     facts([
-      ["Environment", gocardless.environment === "live" ? "Live" : gocardless.environment === "sandbox" ? "Sandbox (test)" : gocardless.environment],
+      [
+        "Environment",
+        gocardless.environment === "live"
+          ? "Live"
+          : gocardless.environment === "sandbox"
+            ? "Sandbox (test)"
+            : gocardless.environment,
+      ],
       ["Verification", verification ? (VERIFICATION[verification] ?? verification) : null],
       ["Organisation", gocardless.organisation_id],
       ["Creditor", gocardless.creditor_id],
     ]),
-    gocardless.inactive_reason ? h("p", { class: "inactive-reason" }, gocardless.inactive_reason) : null,
-    gocardless.connected ? null : h("p", { class: "actions" }, externalButton(gocardless.authorize_url, "Authorize GoCardless")),
+    gocardless.inactive_reason
+      ? h("p", { class: "inactive-reason" }, gocardless.inactive_reason)
+      : null,
+    gocardless.connected
+      ? null
+      : h(
+          "p",
+          { class: "actions" },
+          externalButton(gocardless.authorize_url, "Authorize GoCardless"),
+        ),
   );
 }
 
@@ -94,9 +122,11 @@ function syncCard(sync) {
   const pct = percent(sync);
   let explanation = null;
   if (sync.state === "succeeded") {
-    explanation = "New and changed GoCardless customers and payments now reach the CRM as they happen.";
+    explanation =
+      "New and changed GoCardless customers and payments now reach the CRM as they happen.";
   } else if (sync.state === "not_started" && !sync.can_sync_now) {
-    explanation = "Sync Now becomes available once both accounts are authorized and the GoCardless account is active.";
+    explanation =
+      "Sync Now becomes available once both accounts are authorized and the GoCardless account is active.";
   } else if (sync.state === "not_started") {
     explanation = "Copy every GoCardless customer and payment into the CRM. This is offered once.";
   }
@@ -128,7 +158,13 @@ function syncCard(sync) {
         ]
       : null,
     explanation ? h("p", { class: "muted" }, explanation) : null,
-    sync.can_sync_now ? h("p", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: syncNow }, "Sync Now")) : null,
+    sync.can_sync_now
+      ? h(
+          "p",
+          { class: "actions" },
+          h("button", { type: "button", class: "primary", onclick: syncNow }, "Sync Now"),
+        )
+      : null,
   );
 }
 
@@ -156,8 +192,12 @@ function finished(sync) {
 }
 
 function announce(sync) {
-  if (sync.state === "succeeded") ui.say(`Sync finished: ${sync.customers_synced} customers and ${sync.payments_synced} payments copied.`);
-  else if (sync.state === "failed") ui.say("Sync failed. It resumes where it stopped; contact support if it keeps failing.");
+  if (sync.state === "succeeded")
+    ui.say(
+      `Sync finished: ${sync.customers_synced} customers and ${sync.payments_synced} payments copied.`,
+    );
+  else if (sync.state === "failed")
+    ui.say("Sync failed. It resumes where it stopped; contact support if it keeps failing.");
   else ui.say(`Syncing… ${percent(sync)}%`);
 }
 

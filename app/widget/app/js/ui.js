@@ -95,7 +95,8 @@ export function createUi() {
     alert.hidden = false;
     say("");
     // The button that was pressed is disabled while busy and loses focus; land somewhere useful.
-    if (retryButton ?? authorize) (retryButton ?? authorize).focus();
+    const action = retryButton ?? authorize;
+    if (action) action.focus();
     else focusHeading(alert);
   }
 
