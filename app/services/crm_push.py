@@ -271,6 +271,8 @@ async def push_now(
                 ),
             )
             .where(GcPayment.installation_id == installation_id, GcPayment.id.in_(payment_ids))
+            # The mirror was just written with Core statements: don't trust loaded objects.
+            .execution_options(populate_existing=True)
         )
     ).all()
     customers = {c.id: c for _, c in rows if c is not None and c.crm_record_id is None}

@@ -198,7 +198,7 @@ async def create_invoice_payment(
         currency=invoice.currency,
     )
     await _to_crm_now(session, runtime, crm, installation.id, payment.id)
-    stored = await session.get(GcPayment, (installation.id, payment.id))
+    stored = await session.get(GcPayment, (installation.id, payment.id), populate_existing=True)
     assert stored is not None
     return PaymentResult(payment_out(stored), created=True)
 
@@ -385,9 +385,11 @@ async def cancel_invoice_payment(
     current = await gc.get_payment(payment_id)
     fetched_at = datetime.now(UTC)
     if current.status != "pending_submission":
-        await store_payments(
-            session, installation.id, [current], fetched_at, zoho_org_id=installation.zoho_org_id
-        )
+        # Kept although the request fails: the popup should show what GoCardless just said.
+        async with runtime.sessionmaker() as own, own.begin():
+            await store_payments(
+                own, installation.id, [current], fetched_at, zoho_org_id=installation.zoho_org_id
+            )
         raise not_cancellable(current)
     try:
         cancelled = await gc.cancel_payment(
@@ -418,7 +420,6 @@ async def cancel_invoice_payment(
         "invoice.payment_cancelled", installation_id=str(installation.id), payment_id=payment_id
     )
     await _to_crm_now(session, runtime, zoho_crm(runtime, zoho), installation.id, payment_id)
-    stored = await session.get(GcPayment, (installation.id, payment_id))
+    stored = await session.get(GcPayment, (installation.id, payment_id), populate_existing=True)
     assert stored is not None
-    await session.refresh(stored)
     return payment_out(stored)

@@ -125,7 +125,8 @@ async def app(settings: Settings, clean_db: AsyncEngine) -> AsyncIterator[FastAP
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
+    # Like a real client: an unhandled error is a 500 answer, not an exception in the test.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 
