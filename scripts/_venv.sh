@@ -26,3 +26,14 @@ ensure_postgres() {
         return 1
     fi
 }
+
+ensure_chromium() {
+    # The widget's browser tests drive Debian's chromium (a browser download fails here).
+    if [ ! -x /usr/bin/chromium ]; then
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        else
+            echo "chromium is missing: run 'sudo apt-get install chromium' for the browser tests" >&2
+        fi
+    fi
+}
