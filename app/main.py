@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -70,6 +71,14 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    if settings.cors_allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allowed_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Zoho-User-Id", "X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.include_router(health.router)
     app.include_router(installations.router)

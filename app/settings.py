@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Zoho's concurrency cap per org is 5-25 calls by edition; 10 suits Standard.
     zoho_concurrency: int = 10
 
+    # Origins allowed to call the API from a browser: the widget served by Zoho (zet pack
+    # upload) is on Zoho's domain; the widget served under /widget needs none.
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # How often missed webhooks are looked for in GoCardless's event list.
     catch_up_interval_seconds: float = 300.0
 
@@ -71,9 +74,9 @@ class Settings(BaseSettings):
     def _keys(cls, value: object) -> object:
         return _split_csv(value)
 
-    @field_validator("zoho_crm_triggers", mode="before")
+    @field_validator("zoho_crm_triggers", "cors_allowed_origins", mode="before")
     @classmethod
-    def _triggers(cls, value: object) -> object:
+    def _lists(cls, value: object) -> object:
         return _split_csv(value)
 
     @field_validator("encryption_keys")

@@ -130,3 +130,21 @@ def test_logs_redact_secrets() -> None:
     assert line["request_id"] == "req-1"
     assert line["event"] == "oauth.done"
     assert line["headers"]["Accept"] == "json"
+
+
+async def test_cors_is_off_by_default_and_on_for_configured_origins() -> None:
+    origin = "https://acme.zappsusercontent.com"
+    for origins, allowed in (("", False), (origin, True)):
+        app = create_app(make_settings(cors_allowed_origins=origins))
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.options(
+                    "/api/v1/installation",
+                    headers={
+                        "Origin": origin,
+                        "Access-Control-Request-Method": "GET",
+                        "Access-Control-Request-Headers": "authorization,x-zoho-user-id",
+                    },
+                )
+        assert (response.headers.get("access-control-allow-origin") == origin) is allowed
