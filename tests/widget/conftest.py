@@ -58,13 +58,15 @@ def widget_url() -> Iterator[str]:
     thread.join()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while the sync driver runs it marks the thread's event loop as
+# running, which would break every async test pytest runs after these in the same session.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(

@@ -235,7 +235,7 @@ def test_cancel_mode_goes_straight_to_the_payment_and_its_cancel_action(
     expect(page.get_by_role("button", name="Cancel payment…")).to_be_focused()
     expect(page.get_by_role("status")).to_have_text("This payment can be cancelled.")
     snapshot("08-cancel-mode")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Space")
     expect(page.get_by_role("dialog", name="Cancel this payment?")).to_be_visible()
 
 
