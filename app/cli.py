@@ -49,8 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--installation", help="only this installation id")
     replay.set_defaults(handler=_replay_events)
 
-    demo = commands.add_parser("demo", help="everything offline, one URL to open")
-    demo.add_argument("--port", type=int, default=8000)
+    demo = commands.add_parser(
+        "demo",
+        help="everything offline, one URL to open",
+        description="Our service, both simulators and seeded data on an embedded SQLite file "
+        "under ./.demo. Ports default to 8000/8001/8002, or any free one when taken; "
+        "0 asks for any free port.",
+    )
+    demo.add_argument("--port", type=int, help="our service's port (default 8000)")
+    demo.add_argument("--gocardless-port", type=int, help="GoCardless simulator (default 8001)")
+    demo.add_argument("--zoho-port", type=int, help="Zoho simulator (default 8002)")
+    demo.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database and installation of the last run instead of starting afresh",
+    )
     demo.set_defaults(handler=_demo)
 
     simulator = commands.add_parser("simulator", help="run one provider simulator alone")
@@ -126,8 +139,22 @@ async def _replay(settings: Settings, installation: uuid.UUID | None) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    print("gocardless-zoho demo: arrives with the simulators (issue 4)", file=sys.stderr)
-    return 2
+    from app.demo import DemoError, DemoOptions, run_demo
+
+    options = DemoOptions(
+        port=args.port,
+        gocardless_port=args.gocardless_port,
+        zoho_port=args.zoho_port,
+        reuse=args.reuse,
+    )
+    try:
+        return run_demo(options)
+    except DemoError as exc:
+        print(f"gocardless-zoho demo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # Ctrl-C before the servers were up: nothing was serving yet.
+        return 130
 
 
 def _simulator(args: argparse.Namespace) -> int:

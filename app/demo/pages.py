@@ -1,0 +1,77 @@
+"""The demo's two routes on our service: the start page, and the hop from the simulated
+CRM's buttons to the widget.
+
+The CRM simulator appends its query (invoice, user, action) to the widget address, which would
+land after a `#api_key=` fragment and be lost; so its buttons point here, and this answer
+rebuilds the widget URL with the query first and the key in the fragment (never sent to a
+server, so it stays out of logs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from app.demo.config import DemoUrls
+from app.demo.installation import DemoInstallation
+from app.demo.world import WIDGET_REDIRECT_PATH, World
+
+START_PATH = "/demo"
+WIDGET_PAGE = "/widget/app/widget.html"
+SETTINGS_PAGE = "/widget/app/settings.html"
+# The parameters the CRM simulator's buttons send that the widget reads.
+WIDGET_PARAMS = ("invoice_id", "user_id", "action")
+
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    urls: DemoUrls
+    world: World
+    installation: DemoInstallation
+    database: Path
+
+    @property
+    def start_url(self) -> str:
+        return f"{self.urls.service}{START_PATH}"
+
+    def settings_url(self, user_id: str) -> str:
+        query = urlencode({"user_id": user_id})
+        return f"{self.urls.service}{SETTINGS_PAGE}?{query}#{self._key_fragment()}"
+
+    def widget_url(self, query: dict[str, str]) -> str:
+        return f"{self.urls.service}{WIDGET_PAGE}?{urlencode(query)}#{self._key_fragment()}"
+
+    def _key_fragment(self) -> str:
+        return urlencode({"api_key": self.installation.api_key})
+
+
+def demo_router(site: DemoSite) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get(START_PATH, response_class=HTMLResponse)
+    async def start_page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request,
+            "start.html",
+            {
+                "site": site,
+                "urls": site.urls,
+                "world": site.world,
+                "installation": site.installation,
+                "admin_settings_url": site.settings_url(site.world.admin_user_id),
+            },
+        )
+
+    @router.get(WIDGET_REDIRECT_PATH)
+    async def widget(request: Request) -> RedirectResponse:
+        query = {k: v for k in WIDGET_PARAMS if (v := request.query_params.get(k))}
+        return RedirectResponse(site.widget_url(query), status_code=302)
+
+    return router

@@ -1,0 +1,156 @@
+"""`gocardless-zoho demo` as a person runs it: the console script in its own process, driven
+over HTTP from the printed URL through both consent pages to a finished Sync Now."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import pytest
+
+from tests.demo.html import PageParser, parse
+
+CONSOLE_SCRIPT = Path(sys.executable).with_name("gocardless-zoho")
+ANY_FREE_PORTS = ["--port", "0", "--gocardless-port", "0", "--zoho-port", "0"]
+START_TIMEOUT = 30.0
+SYNC_TIMEOUT = 30.0
+URL_LINE = re.compile(r"open (http://\S+)")
+
+
+@dataclass
+class RunningDemo:
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+    url: str
+
+    def output(self) -> str:
+        return self.stdout.read_text() + "\n--- stderr ---\n" + self.stderr.read_text()[-4000:]
+
+
+def _wait_for_url(process: subprocess.Popen[bytes], stdout: Path, stderr: Path) -> str:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        found = URL_LINE.search(stdout.read_text())
+        if found:
+            return found.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"no URL printed:\n{stdout.read_text()}\n{stderr.read_text()[-4000:]}")
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[RunningDemo]:
+    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [str(CONSOLE_SCRIPT), "demo", *ANY_FREE_PORTS],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=err,
+        )
+    try:
+        yield RunningDemo(process, stdout, stderr, _wait_for_url(process, stdout, stderr))
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _approve(client: httpx.Client, authorize_link: str, choice: tuple[str, str]) -> httpx.Response:
+    """Follow our start link to the simulator's consent page, approve it, land on our callback."""
+    to_provider = client.get(authorize_link)
+    assert to_provider.status_code == 302, to_provider.text
+    consent_url = to_provider.headers["location"]
+    consent = client.get(consent_url)
+    assert consent.status_code == 200, consent.text
+    form = parse(consent.text).forms[0]
+    select, wanted = choice
+    value = next(v for v in form.options[select] if wanted in v)
+    decision = client.post(
+        urljoin(consent_url, form.action),
+        data={**form.fields, select: value, "decision": "approve"},
+    )
+    assert decision.status_code == 302, decision.text
+    return client.get(decision.headers["location"])
+
+
+def _text(page: PageParser, element_id: str) -> str:
+    return page.by_id[element_id].text.strip()
+
+
+def _href(page: PageParser, element_id: str) -> str:
+    return page.by_id[element_id].attrs["href"]
+
+
+def test_install_authorize_sync_over_http(demo: RunningDemo) -> None:
+    client = httpx.Client(timeout=10.0)
+    start = client.get(demo.url)
+    assert start.status_code == 200, demo.output()
+    page = parse(start.text)
+    api_key, user_id = _text(page, "api-key"), _text(page, "admin-user-id")
+    zoho_org_id = _text(page, "zoho-org-id")
+    split = urlsplit(_href(page, "crm-invoices"))
+    zoho_base = f"{split.scheme}://{split.netloc}"
+    service = f"{urlsplit(demo.url).scheme}://{urlsplit(demo.url).netloc}"
+
+    zoho = _approve(client, _href(page, "authorize-zoho"), ("account", f":{user_id}"))
+    assert zoho.status_code == 200 and "connected" in zoho.text, demo.output()
+    gocardless = _approve(client, _href(page, "authorize-gocardless"), ("organisation_id", "OR"))
+    assert gocardless.status_code == 200 and "connected" in gocardless.text, demo.output()
+
+    headers = {"Authorization": f"Bearer {api_key}", "X-Zoho-User-Id": user_id}
+    started = client.post(f"{service}/api/v1/installation/sync", headers=headers)
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + SYNC_TIMEOUT
+    sync = started.json()
+    while sync["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        sync = client.get(f"{service}/api/v1/installation/sync", headers=headers).json()
+    assert sync["state"] == "succeeded", (sync, demo.output())
+    assert sync["customers_synced"] > 0 and sync["payments_synced"] > 0
+
+    records = client.get(
+        f"{zoho_base}/_sim/orgs/{zoho_org_id}/modules/GoCardless_Customers/records",
+        params={"limit": 1000},
+    ).json()
+    assert records["total"] == sync["customers_synced"]
+    # Jane Doe's GoCardless customer was matched to her CRM contact by email.
+    jane = next(r for r in records["data"] if r["Email"] == "jane.doe@example.com")
+    assert jane["Contact"] is not None
+
+    # The CRM's Send Invoice button reaches our widget with the key in the fragment.
+    invoice_link = next(
+        link for link in re.findall(r"href=\"([^\"]+/_sim/crm/invoices/[^\"]+)\"", start.text)
+    )
+    invoice_page = parse(client.get(invoice_link).text)
+    hop = client.get(invoice_page.buttons[0]["data-src"])
+    assert hop.status_code == 302
+    assert hop.headers["location"].startswith(f"{service}/widget/app/widget.html?invoice_id=")
+    assert hop.headers["location"].endswith(f"#api_key={api_key}")
+
+
+def test_ctrl_c_stops_every_server(demo: RunningDemo) -> None:
+    start = httpx.get(demo.url, timeout=10.0)
+    zoho_base = re.search(r"href=\"(http://[^\"]+)/_sim/crm\"", start.text)
+    assert zoho_base is not None
+
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.process.wait(timeout=15) == 0, demo.output()
+    assert "demo stopped" in demo.stderr.read_text()
+    for url in (demo.url, f"{zoho_base.group(1)}/_sim/crm"):
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(url, timeout=2.0)
