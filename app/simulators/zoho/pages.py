@@ -98,7 +98,9 @@ def crm_invoice(org: Org, invoice: dict[str, str], user_id: str, widget_url: str
         query = urlencode(
             {"invoice_id": invoice["id"], "user_id": user_id, "org_id": org.id, "action": action}
         )
-        return f"{widget_url}{'&' if '?' in widget_url else '?'}{query}"
+        # The query goes before any fragment (a widget may take its key from `#api_key=`).
+        base, hash_mark, fragment = widget_url.partition("#")
+        return f"{base}{'&' if '?' in base else '?'}{query}{hash_mark}{fragment}"
 
     users = " | ".join(
         ("<b>" if u.id == user_id else "")
