@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from app.demo.config import DemoUrls
-from app.demo.installation import DemoInstallation
+from app.demo.database import DemoInstallation
 from app.demo.world import WIDGET_REDIRECT_PATH, World
 
 START_PATH = "/demo"

@@ -13,21 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from app.demo.config import (
-    DATA_DIR_NAME,
-    DataDir,
-    DemoSecrets,
-    DemoUrls,
-    Kept,
-    demo_settings,
-)
-from app.demo.installation import ensure_installation
+from app.demo.config import DemoUrls, ProviderSecrets
+from app.demo.database import DATA_DIR_NAME, DataDir, open_database
 from app.demo.pages import DemoSite, demo_router
 from app.demo.serving import BackgroundServer, PortRequest, base_url, bind_port
 from app.demo.world import World, build_world
 from app.log import configure_logging, get_logger
 from app.main import create_app
-from app.migrate import upgrade_head
 from app.simulators.gocardless import create_app as create_gocardless_app
 from app.simulators.zoho import create_app as create_zoho_app
 
@@ -44,12 +36,11 @@ class DemoOptions:
     zoho_port: int | None = None
     reuse: bool = False
     data_dir: Path = Path(DATA_DIR_NAME)  # relative to the working directory
-    log_level: str = "INFO"
 
 
 def run_demo(options: DemoOptions) -> int:
     """Serve until Ctrl-C (or SIGTERM); returns the process exit code."""
-    configure_logging(json=False, level=options.log_level)
+    configure_logging(json=False, level="INFO")
     # uvicorn would print one "running on <url>" per server, and Alembic a line per revision.
     for noisy in ("uvicorn.error", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -58,17 +49,12 @@ def run_demo(options: DemoOptions) -> int:
             cleanup.enter_context(bind_port(request)) for request in _port_requests(options)
         )
         urls = DemoUrls(base_url(service_sock), base_url(gocardless_sock), base_url(zoho_sock))
+        provider = ProviderSecrets.generate()
+        world = build_world(urls, provider)
         data = DataDir(options.data_dir.resolve())
-        data.prepare(reuse=options.reuse)
-        kept = Kept.load(data.kept) if options.reuse else None
-        demo_secrets = kept.secrets if kept else DemoSecrets.generate()
-        settings = demo_settings(urls, data, demo_secrets)
-        upgrade_head(settings.database_url)
-        world = build_world(urls, demo_secrets)
-        installation = asyncio.run(
-            ensure_installation(settings, world.zoho_org_id, kept.api_key if kept else None)
+        settings, installation = asyncio.run(
+            open_database(data, urls, provider, world.zoho_org_id, reuse=options.reuse)
         )
-        Kept(demo_secrets, installation.api_key).save(data.kept)
         site = DemoSite(urls, world, installation, data.database)
         service = create_app(settings, run_worker=True)
         service.include_router(demo_router(site))

@@ -16,8 +16,8 @@ from app.demo.config import (
     GOCARDLESS_CLIENT_ID,
     ZOHO_CLIENT_ID,
     ZOHO_CLIENT_SECRET,
-    DemoSecrets,
     DemoUrls,
+    ProviderSecrets,
 )
 from app.simulators.gocardless import SimulatorOptions, SimulatorState, lifecycle
 from app.simulators.gocardless.formats import (
@@ -134,8 +134,8 @@ class World:
         return self.users[0].id
 
 
-def build_world(urls: DemoUrls, demo_secrets: DemoSecrets) -> World:
-    gocardless = _gocardless(urls, demo_secrets)
+def build_world(urls: DemoUrls, provider: ProviderSecrets) -> World:
+    gocardless = _gocardless(urls, provider)
     zoho = ZohoSimState(
         ZohoSimOptions(base_url=urls.zoho, widget_url=f"{urls.service}{WIDGET_REDIRECT_PATH}")
     )
@@ -184,7 +184,7 @@ def _contact_name(zoho: ZohoSimState, contact_id: object) -> str:
     return f"{record.get('First_Name') or ''} {record.get('Last_Name') or ''}".strip()
 
 
-def _gocardless(urls: DemoUrls, demo_secrets: DemoSecrets) -> SimulatorState:
+def _gocardless(urls: DemoUrls, provider: ProviderSecrets) -> SimulatorState:
     state = SimulatorState(SimulatorOptions(public_url=urls.gocardless, seed=GOCARDLESS_SEED))
     org = state.create_organisation(name="Demo Merchant Ltd", currencies=("GBP", "EUR"))
     seed_organisation(state, org, customers=BULK_CUSTOMERS, seed=GOCARDLESS_SEED)
@@ -192,12 +192,12 @@ def _gocardless(urls: DemoUrls, demo_secrets: DemoSecrets) -> SimulatorState:
         _add_named_customer(state, org, named)
     state.configure_oauth_client(
         GOCARDLESS_CLIENT_ID,
-        demo_secrets.gocardless_client_secret,
+        provider.gocardless_client_secret,
         f"{urls.service}/oauth/gocardless/callback",
         name="GoCardless for Zoho CRM (demo)",
     )
     state.add_webhook_endpoint(
-        f"{urls.service}/webhooks/gocardless", demo_secrets.gocardless_webhook_secret
+        f"{urls.service}/webhooks/gocardless", provider.gocardless_webhook_secret
     )
     return state
 

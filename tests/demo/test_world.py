@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.demo.config import DemoSecrets, DemoUrls
+from app.demo.config import DemoUrls, ProviderSecrets
 from app.demo.world import STORIES, World, build_world
 from app.simulators.gocardless.resources import Mandate
 
@@ -15,7 +15,7 @@ URLS = DemoUrls("http://127.0.0.1:18000", "http://127.0.0.1:18001", "http://127.
 
 @pytest.fixture(scope="module")
 def world() -> World:
-    return build_world(URLS, DemoSecrets.generate())
+    return build_world(URLS, ProviderSecrets.generate())
 
 
 def _contact(world: World, subject: str) -> dict[str, object] | None:

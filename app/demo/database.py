@@ -1,20 +1,31 @@
-"""The demo org's installation, made at start-up through the same service the operator
-endpoint uses (audience: all users), or found again in a reused database."""
+"""The demo's embedded database under `.demo/`: fresh each run unless reused, migrated to
+head, holding the simulated org's installation (made through the same service the operator
+endpoint uses, audience all users)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.demo.config import DatabaseKeys, DemoUrls, ProviderSecrets, demo_settings
 from app.demo.errors import DemoError
 from app.errors import InstallationExists, Unauthenticated
+from app.migrate import upgrade_head_async
 from app.models import Audience, InstallationStatus
 from app.runtime import Runtime, open_runtime
 from app.services.installations import create_installation, installation_for_api_key
 from app.services.links import Provider, authorize_link
 from app.settings import Settings
+
+DATA_DIR_NAME = ".demo"
+DATABASE_FILE = "demo.sqlite3"
+# What a later `--reuse` needs: the database keys and the installation's API key (the
+# database stores only its hash).
+KEEP_FILE = "demo.json"
 
 
 @dataclass(frozen=True)
@@ -26,7 +37,70 @@ class DemoInstallation:
     reused: bool
 
 
-async def ensure_installation(
+@dataclass(frozen=True)
+class Kept:
+    keys: DatabaseKeys
+    api_key: str
+
+    def save(self, path: Path) -> None:
+        body = {
+            "secret_key": self.keys.secret_key,
+            "encryption_key": self.keys.encryption_key,
+            "api_key": self.api_key,
+        }
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(body, indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> Kept | None:
+        try:
+            body = json.loads(path.read_text())
+            keys = DatabaseKeys(str(body["secret_key"]), str(body["encryption_key"]))
+            return cls(keys, str(body["api_key"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class DataDir:
+    path: Path
+
+    @property
+    def database(self) -> Path:
+        return self.path / DATABASE_FILE
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.database}"
+
+    @property
+    def kept(self) -> Path:
+        return self.path / KEEP_FILE
+
+    def prepare(self, *, reuse: bool) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        if reuse:
+            return
+        sidecars = [self.database.with_name(self.database.name + s) for s in ("-wal", "-shm")]
+        for leftover in (self.database, self.kept, *sidecars):
+            leftover.unlink(missing_ok=True)
+
+
+async def open_database(
+    data: DataDir, urls: DemoUrls, provider: ProviderSecrets, zoho_org_id: str, *, reuse: bool
+) -> tuple[Settings, DemoInstallation]:
+    """The service's settings and the org's installation, the database ready for both."""
+    data.prepare(reuse=reuse)
+    kept = Kept.load(data.kept) if reuse else None
+    keys = kept.keys if kept else DatabaseKeys.generate()
+    settings = demo_settings(urls, data.database_url, keys, provider)
+    await upgrade_head_async(settings.database_url)
+    installation = await _ensure_installation(settings, zoho_org_id, kept.api_key if kept else None)
+    Kept(keys, installation.api_key).save(data.kept)
+    return settings, installation
+
+
+async def _ensure_installation(
     settings: Settings, zoho_org_id: str, kept_api_key: str | None
 ) -> DemoInstallation:
     """The installation `kept_api_key` opens when it is still active for the org, else a
