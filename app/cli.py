@@ -153,7 +153,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"gocardless-zoho demo: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        # Ctrl-C before the servers were up: nothing was serving yet.
+        # Ctrl-C while setting up, or a second one while stopping: nothing left to tidy.
         return 130
 
 

@@ -85,6 +85,8 @@ def _serve(servers: list[BackgroundServer], site: DemoSite, world: World) -> int
     stop = threading.Event()
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: stop waiting for a clean shutdown
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -98,6 +100,8 @@ def _serve(servers: list[BackgroundServer], site: DemoSite, world: World) -> int
             zoho_org_id=world.zoho_org_id,
             gocardless_organisation_id=world.gocardless_organisation_id,
         )
+        if stop.is_set():  # Ctrl-C while starting
+            return 0
         print(f"\nGoCardless for Zoho CRM demo: open {site.start_url}", flush=True)
         print("Press Ctrl-C to stop it.\n", flush=True)
         while not stop.wait(0.5):
@@ -111,4 +115,5 @@ def _serve(servers: list[BackgroundServer], site: DemoSite, world: World) -> int
             server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        print("demo stopped", file=sys.stderr, flush=True)
+        if started:
+            print("demo stopped", file=sys.stderr, flush=True)
