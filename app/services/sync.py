@@ -281,9 +281,11 @@ async def _list_page(
             update(SyncRun)
             .where(SyncRun.installation_id == installation.id)
             .values(
-                {counter: counter + len(page.items)},
-                cursor=page.after,
-                stage=next_stage.value,
+                {
+                    counter: counter + len(page.items),
+                    SyncRun.cursor: page.after,
+                    SyncRun.stage: next_stage.value,
+                }
             )
         )
     return next_stage
