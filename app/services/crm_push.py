@@ -1,22 +1,25 @@
 """Push mirror rows the CRM hasn't seen into GoCardless_Customers / GoCardless_Payments.
 
-Batches of 100 (Zoho's write limit) upserted by the GoCardless id. A row is marked synced only
-if it did not change while its upsert was in flight; a row the CRM refuses is kept with the
-CRM's reason; a CRM outage leaves rows pending with a growing retry delay, so nothing is lost.
+Batches of 100 (Zoho's write limit) upserted by the GoCardless id, several at once up to the
+org's concurrency cap. Batches are read by primary key after the previous one (a keyset), so
+no row is in two batches in flight and each read costs one short index walk however many
+rows are pending. A row is marked synced only if it did not change while its upsert was in
+flight; a row the CRM refuses is kept with the CRM's reason; a CRM outage leaves rows
+pending with a growing retry delay, so nothing is lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.adapters.zoho.crm import ZohoCRM
 from app.adapters.zoho.errors import ZohoError
@@ -26,12 +29,26 @@ from app.log import get_logger
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment
 from app.money import from_minor_units
 from app.runtime import Runtime
+from app.services import leases
 
 log = get_logger("app.services.crm_push")
 
 BATCH = 100
 NAME_LIMIT = 120
 MAX_RETRY_DELAY = timedelta(minutes=10)
+
+
+class LeaseLost(Exception):
+    """Another worker took over the job (our lease ran out): stop without touching it."""
+
+
+@dataclass(frozen=True)
+class HeldLease:
+    """The caller's lease on the job, renewed with each batch recorded, so a long push
+    (hundreds of thousands of rows) keeps it."""
+
+    name: str
+    ttl: timedelta
 
 
 @dataclass
@@ -46,6 +63,22 @@ class PushTally:
         self.synced += other.synced
         self.rejected += other.rejected
         self.deferred += other.deferred
+
+
+@dataclass(frozen=True)
+class _Batch:
+    records: list[dict[str, Any]]
+    # (GoCardless id, crm_version read) per record, in the same order.
+    keys: list[tuple[str, int]]
+    # The keyset position after this batch: the next read starts past it.
+    last_id: str
+
+
+@dataclass(frozen=True)
+class _CustomerLink:
+    record_id: str | None
+    # The customer's first upsert is still to come: its payments wait to get the lookup.
+    waiting: bool
 
 
 def customer_record(customer: GcCustomer) -> dict[str, Any]:
@@ -81,89 +114,181 @@ def payment_record(payment: GcPayment, customer_record_id: str | None) -> dict[s
     return record
 
 
-def _due(table: Any, installation_id: uuid.UUID, now: datetime) -> Any:
-    return and_(
+def _due(table: Any, installation_id: uuid.UUID, now: datetime, after: str | None) -> Any:
+    conditions = [
         table.installation_id == installation_id,
         table.crm_state == CrmState.pending.value,
         or_(table.crm_retry_at.is_(None), table.crm_retry_at <= now),
-    )
+    ]
+    if after is not None:
+        conditions.append(table.id > after)
+    return and_(*conditions)
 
 
 async def push_customers(
-    runtime: Runtime, crm: ZohoCRM, installation_id: uuid.UUID, *, max_batches: int
+    runtime: Runtime,
+    crm: ZohoCRM,
+    installation_id: uuid.UUID,
+    *,
+    max_batches: int,
+    lease: HeldLease | None = None,
 ) -> PushTally:
-    tally = PushTally()
-    for _ in range(max_batches):
-        now = datetime.now(UTC)
-        async with runtime.sessionmaker() as session:
-            batch = list(
-                (
-                    await session.scalars(
-                        select(GcCustomer)
-                        .where(_due(GcCustomer, installation_id, now))
-                        .order_by(GcCustomer.gc_created_at, GcCustomer.id)
-                        .limit(BATCH)
-                    )
-                ).all()
-            )
-        if not batch:
-            break
-        records = [customer_record(c) for c in batch]
-        keys = [(c.id, c.crm_version) for c in batch]
-        step = await _upsert(runtime, crm, GcCustomer, CUSTOMERS, installation_id, records, keys)
-        tally.add(step)
-        if step.deferred:
-            break
-    return tally
-
-
-async def push_payments(
-    runtime: Runtime, crm: ZohoCRM, installation_id: uuid.UUID, *, max_batches: int
-) -> PushTally:
-    customer = aliased(GcCustomer)
-    tally = PushTally()
-    for _ in range(max_batches):
+    async def read(after: str | None) -> _Batch | None:
         now = datetime.now(UTC)
         async with runtime.sessionmaker() as session:
             rows = (
-                await session.execute(
-                    select(GcPayment, customer.crm_record_id)
-                    .outerjoin(
-                        GcMandate,
-                        and_(
-                            GcMandate.installation_id == GcPayment.installation_id,
-                            GcMandate.id == GcPayment.mandate_id,
-                        ),
-                    )
-                    .outerjoin(
-                        customer,
-                        and_(
-                            customer.installation_id == GcPayment.installation_id,
-                            customer.id == GcMandate.customer_id,
-                        ),
-                    )
-                    .where(
-                        _due(GcPayment, installation_id, now),
-                        # Wait for the customer's own upsert so the lookup can be filled in.
-                        or_(
-                            customer.id.is_(None),
-                            customer.crm_state != CrmState.pending.value,
-                            customer.crm_record_id.is_not(None),
-                        ),
-                    )
-                    .order_by(GcPayment.gc_created_at, GcPayment.id)
+                await session.scalars(
+                    select(GcCustomer)
+                    .where(_due(GcCustomer, installation_id, now, after))
+                    .order_by(GcCustomer.id)
                     .limit(BATCH)
                 )
             ).all()
         if not rows:
-            break
-        records = [payment_record(p, record_id) for p, record_id in rows]
-        keys = [(p.id, p.crm_version) for p, _ in rows]
-        step = await _upsert(runtime, crm, GcPayment, PAYMENTS, installation_id, records, keys)
-        tally.add(step)
-        if step.deferred:
-            break
+            return None
+        return _Batch(
+            [customer_record(c) for c in rows], [(c.id, c.crm_version) for c in rows], rows[-1].id
+        )
+
+    return await _push(
+        runtime, crm, GcCustomer, CUSTOMERS, installation_id, read, max_batches, lease
+    )
+
+
+async def push_payments(
+    runtime: Runtime,
+    crm: ZohoCRM,
+    installation_id: uuid.UUID,
+    *,
+    max_batches: int,
+    lease: HeldLease | None = None,
+) -> PushTally:
+    async def read(after: str | None) -> _Batch | None:
+        picked: list[tuple[GcPayment, str | None]] = []
+        async with runtime.sessionmaker() as session:
+            while len(picked) < BATCH:
+                candidates = (
+                    await session.scalars(
+                        select(GcPayment)
+                        .where(_due(GcPayment, installation_id, datetime.now(UTC), after))
+                        .order_by(GcPayment.id)
+                        .limit(BATCH - len(picked))
+                    )
+                ).all()
+                if not candidates:
+                    break
+                after = candidates[-1].id
+                links = await _customer_links(
+                    session, installation_id, {p.mandate_id for p in candidates if p.mandate_id}
+                )
+                for payment in candidates:
+                    link = links.get(payment.mandate_id or "")
+                    if link is None or not link.waiting:
+                        picked.append((payment, link.record_id if link else None))
+        if not picked or after is None:
+            return None
+        return _Batch(
+            [payment_record(p, record_id) for p, record_id in picked],
+            [(p.id, p.crm_version) for p, _ in picked],
+            after,
+        )
+
+    return await _push(runtime, crm, GcPayment, PAYMENTS, installation_id, read, max_batches, lease)
+
+
+async def _customer_links(
+    session: AsyncSession, installation_id: uuid.UUID, mandate_ids: Collection[str]
+) -> dict[str, _CustomerLink]:
+    """Each mandate's customer as the CRM knows it; by primary key, no join to misplan."""
+    if not mandate_ids:
+        return {}
+    owners = dict(
+        (
+            await session.execute(
+                select(GcMandate.id, GcMandate.customer_id).where(
+                    GcMandate.installation_id == installation_id, GcMandate.id.in_(mandate_ids)
+                )
+            )
+        ).all()
+    )
+    customers = {
+        customer_id: (record_id, state)
+        for customer_id, record_id, state in (
+            await session.execute(
+                select(GcCustomer.id, GcCustomer.crm_record_id, GcCustomer.crm_state).where(
+                    GcCustomer.installation_id == installation_id,
+                    GcCustomer.id.in_({c for c in owners.values() if c}),
+                )
+            )
+        ).all()
+    }
+    links: dict[str, _CustomerLink] = {}
+    for mandate_id, customer_id in owners.items():
+        if customer_id in customers:
+            record_id, state = customers[customer_id]
+            waiting = state == CrmState.pending.value and record_id is None
+            links[mandate_id] = _CustomerLink(record_id, waiting)
+    return links
+
+
+async def _push(
+    runtime: Runtime,
+    crm: ZohoCRM,
+    table: Any,
+    module: str,
+    installation_id: uuid.UUID,
+    read: Callable[[str | None], Awaitable[_Batch | None]],
+    max_batches: int,
+    lease: HeldLease | None,
+) -> PushTally:
+    """Read batches one after another, upsert up to the concurrency cap at once.
+
+    The org limiter inside `crm` is the real cap (shared with every other CRM call of the
+    org); more tasks than that would only wait on it while holding rows.
+    """
+    tally = PushTally()
+    running: set[asyncio.Task[PushTally]] = set()
+    after: str | None = None
+    try:
+        for _ in range(max_batches):
+            # A failed batch means the CRM is unwell: stop feeding it, retry later.
+            if tally.deferred:
+                break
+            batch = await read(after)
+            if batch is None:
+                break
+            after = batch.last_id
+            running.add(
+                asyncio.create_task(
+                    _upsert(
+                        runtime,
+                        crm,
+                        table,
+                        module,
+                        installation_id,
+                        batch.records,
+                        batch.keys,
+                        lease=lease,
+                    )
+                )
+            )
+            if len(running) >= runtime.settings.zoho_concurrency:
+                await _collect_one(running, tally)
+        while running:
+            await _collect_one(running, tally)
+    finally:
+        # Only after a failure: the rows of cancelled batches stay pending and go again.
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
     return tally
+
+
+async def _collect_one(running: set[asyncio.Task[PushTally]], tally: PushTally) -> None:
+    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        running.discard(task)
+        tally.add(task.result())
 
 
 async def _upsert(
@@ -176,6 +301,7 @@ async def _upsert(
     keys: Sequence[tuple[str, int]],
     *,
     session: AsyncSession | None = None,
+    lease: HeldLease | None = None,
 ) -> PushTally:
     """Upsert one batch; record each row's outcome in `session` or a transaction of its own."""
     tally = PushTally(upserts=1)
@@ -185,7 +311,7 @@ async def _upsert(
     except ZohoError as exc:
         calls.labels("zoho", f"upsert {module}", "error").inc()
         # The whole batch stays pending; retried later with a growing delay.
-        async with _session(runtime, session) as active:
+        async with _session(runtime, session, lease) as active:
             await _defer(active, table, installation_id, [k for k, _ in keys])
         log.warning(
             "crm.upsert.deferred",
@@ -198,28 +324,44 @@ async def _upsert(
         tally.deferred = len(keys)
         return tally
     calls.labels("zoho", f"upsert {module}", "ok").inc()
-    async with _session(runtime, session) as active:
-        for result in outcome.results:
-            record_id, version = keys[result.index]
-            where = and_(table.installation_id == installation_id, table.id == record_id)
-            unchanged = table.crm_version == version
-            if isinstance(result, FailedRecord):
-                values: dict[str, Any] = {
-                    "crm_state": case((unchanged, CrmState.rejected.value), else_=table.crm_state),
-                    "crm_error": _reason(result),
-                }
-                tally.rejected += 1
-            else:
-                values = {
-                    "crm_record_id": result.id,
-                    "crm_state": case((unchanged, CrmState.synced.value), else_=table.crm_state),
-                    "crm_error": None,
-                    "crm_attempts": 0,
-                    "crm_retry_at": None,
-                }
-                tally.synced += 1
+    synced: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for result in outcome.results:
+        record_id, version = keys[result.index]
+        if isinstance(result, FailedRecord):
+            rejected.append({"b_id": record_id, "b_version": version, "b_error": _reason(result)})
+        else:
+            synced.append({"b_id": record_id, "b_version": version, "b_record": result.id})
+    tally.synced, tally.rejected = len(synced), len(rejected)
+    rows = table.__table__
+    unchanged = rows.c.crm_version == bindparam("b_version")
+    where = and_(rows.c.installation_id == installation_id, rows.c.id == bindparam("b_id"))
+    async with _session(runtime, session, lease) as active:
+        # Executemany over the batch: one statement, however many rows.
+        if synced:
             await active.execute(
-                update(table).where(where).values(crm_synced_version=version, **values)
+                update(rows)
+                .where(where)
+                .values(
+                    crm_record_id=bindparam("b_record"),
+                    crm_state=case((unchanged, CrmState.synced.value), else_=rows.c.crm_state),
+                    crm_error=None,
+                    crm_attempts=0,
+                    crm_retry_at=None,
+                    crm_synced_version=bindparam("b_version"),
+                ),
+                synced,
+            )
+        if rejected:
+            await active.execute(
+                update(rows)
+                .where(where)
+                .values(
+                    crm_state=case((unchanged, CrmState.rejected.value), else_=rows.c.crm_state),
+                    crm_error=bindparam("b_error"),
+                    crm_synced_version=bindparam("b_version"),
+                ),
+                rejected,
             )
     if tally.rejected:
         log.warning(
@@ -232,11 +374,15 @@ async def _upsert(
 
 
 @asynccontextmanager
-async def _session(runtime: Runtime, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+async def _session(
+    runtime: Runtime, session: AsyncSession | None, lease: HeldLease | None
+) -> AsyncIterator[AsyncSession]:
     if session is not None:
         yield session
         return
     async with runtime.sessionmaker() as own, own.begin():
+        if lease is not None and not await leases.renew(own, lease.name, lease.ttl):
+            raise LeaseLost(f"lost the lease {lease.name} to another worker")
         yield own
 
 
@@ -252,30 +398,31 @@ async def push_now(
     Runs in the caller's transaction so it sees rows not yet committed. A failure leaves the
     rows pending for the worker: the user's action has already succeeded at GoCardless.
     """
-    customer = aliased(GcCustomer)
-    rows = (
-        await session.execute(
-            select(GcPayment, customer)
-            .outerjoin(
-                GcMandate,
-                and_(
-                    GcMandate.installation_id == GcPayment.installation_id,
-                    GcMandate.id == GcPayment.mandate_id,
-                ),
-            )
-            .outerjoin(
-                customer,
-                and_(
-                    customer.installation_id == GcPayment.installation_id,
-                    customer.id == GcMandate.customer_id,
-                ),
-            )
+    # The caller may hold these rows from before its own upsert into the mirror: reload.
+    payments = (
+        await session.scalars(
+            select(GcPayment)
             .where(GcPayment.installation_id == installation_id, GcPayment.id.in_(payment_ids))
-            # The mirror was just written with Core statements: don't trust loaded objects.
             .execution_options(populate_existing=True)
         )
     ).all()
-    customers = {c.id: c for _, c in rows if c is not None and c.crm_record_id is None}
+    mandate_ids = {p.mandate_id for p in payments if p.mandate_id}
+    customers = (
+        await session.scalars(
+            select(GcCustomer)
+            .where(
+                GcCustomer.installation_id == installation_id,
+                GcCustomer.crm_record_id.is_(None),
+                GcCustomer.id.in_(
+                    select(GcMandate.customer_id).where(
+                        GcMandate.installation_id == installation_id,
+                        GcMandate.id.in_(mandate_ids),
+                    )
+                ),
+            )
+            .execution_options(populate_existing=True)
+        )
+    ).all()
     if customers:
         await _upsert(
             runtime,
@@ -283,20 +430,22 @@ async def push_now(
             GcCustomer,
             CUSTOMERS,
             installation_id,
-            [customer_record(c) for c in customers.values()],
-            [(c.id, c.crm_version) for c in customers.values()],
+            [customer_record(c) for c in customers],
+            [(c.id, c.crm_version) for c in customers],
             session=session,
         )
-        for c in customers.values():
-            await session.refresh(c)
+    links = await _customer_links(session, installation_id, mandate_ids)
     await _upsert(
         runtime,
         crm,
         GcPayment,
         PAYMENTS,
         installation_id,
-        [payment_record(p, c.crm_record_id if c else None) for p, c in rows],
-        [(p.id, p.crm_version) for p, _ in rows],
+        [
+            payment_record(p, link.record_id if (link := links.get(p.mandate_id or "")) else None)
+            for p in payments
+        ],
+        [(p.id, p.crm_version) for p in payments],
         session=session,
     )
 
@@ -305,20 +454,30 @@ async def _defer(
     session: AsyncSession, table: Any, installation_id: uuid.UUID, ids: Sequence[str]
 ) -> None:
     now = datetime.now(UTC)
-    rows = (
+    attempts = (
         await session.execute(
             select(table.id, table.crm_attempts).where(
                 table.installation_id == installation_id, table.id.in_(ids)
             )
         )
     ).all()
-    for record_id, attempts in rows:
-        delay = min(timedelta(seconds=5 * 2 ** min(attempts, 10)), MAX_RETRY_DELAY)
-        await session.execute(
-            update(table)
-            .where(table.installation_id == installation_id, table.id == record_id)
-            .values(crm_attempts=attempts + 1, crm_retry_at=now + delay)
-        )
+    if not attempts:
+        return
+    rows = table.__table__
+    await session.execute(
+        update(rows)
+        .where(rows.c.installation_id == installation_id, rows.c.id == bindparam("b_id"))
+        .values(crm_attempts=bindparam("b_attempts"), crm_retry_at=bindparam("b_retry_at")),
+        [
+            {
+                "b_id": record_id,
+                "b_attempts": tried + 1,
+                "b_retry_at": now
+                + min(timedelta(seconds=5 * 2 ** min(tried, 10)), MAX_RETRY_DELAY),
+            }
+            for record_id, tried in attempts
+        ],
+    )
 
 
 def _reason(result: FailedRecord) -> str:

@@ -63,7 +63,7 @@ async def store_customers(
         }
         for c in _latest(customers)
     ]
-    statement = insert(GcCustomer).values(rows)
+    statement = insert(GcCustomer)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=[GcCustomer.installation_id, GcCustomer.id],
@@ -75,7 +75,7 @@ async def store_customers(
         },
         where=GcCustomer.fetched_at <= excluded.fetched_at,
     )
-    await session.execute(statement)
+    await session.execute(statement, rows)
 
 
 async def store_mandates(
@@ -101,7 +101,7 @@ async def store_mandates(
         }
         for m in _latest(mandates)
     ]
-    statement = insert(GcMandate).values(rows)
+    statement = insert(GcMandate)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=[GcMandate.installation_id, GcMandate.id],
@@ -110,7 +110,7 @@ async def store_mandates(
         },
         where=GcMandate.fetched_at <= excluded.fetched_at,
     )
-    await session.execute(statement)
+    await session.execute(statement, rows)
 
 
 _PAYMENT_FIELDS = (
@@ -157,7 +157,7 @@ async def store_payments(
         }
         for p in _latest(payments)
     ]
-    statement = insert(GcPayment).values(rows)
+    statement = insert(GcPayment)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=[GcPayment.installation_id, GcPayment.id],
@@ -170,7 +170,7 @@ async def store_payments(
         },
         where=GcPayment.fetched_at <= excluded.fetched_at,
     )
-    await session.execute(statement)
+    await session.execute(statement, rows)
 
 
 def invoice_of(metadata: dict[str, str], zoho_org_id: str | None) -> str | None:

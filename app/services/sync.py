@@ -7,12 +7,14 @@ one worker on one installation's sync; the run's row (one per installation) keep
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +34,7 @@ from app.models import (
     CrmState,
     EventCursor,
     GcCustomer,
+    GcMandate,
     GcPayment,
     Installation,
     SyncRun,
@@ -42,7 +45,13 @@ from app.runtime import Runtime
 from app.schemas.installations import SyncStatus
 from app.services import leases
 from app.services.authorization import inactive_reason
-from app.services.crm_push import crm_counts, push_customers, push_payments
+from app.services.crm_push import (
+    HeldLease,
+    LeaseLost,
+    crm_counts,
+    push_customers,
+    push_payments,
+)
 from app.services.inbox import enqueue_events
 from app.services.installations import (
     gocardless_active,
@@ -179,6 +188,9 @@ async def run_sync(runtime: Runtime, installation_id: uuid.UUID) -> None:
         return
     try:
         await _advance(runtime, installation_id, lease)
+    except LeaseLost:
+        # Our lease ran out while we were slow; the worker holding it now carries on.
+        log.warning("sync.lease_lost", installation_id=str(installation_id))
     except (GoCardlessError, ZohoError) as exc:
         if exc.transient:
             # Left running: the next worker tick resumes from the stored stage and cursor.
@@ -205,18 +217,21 @@ async def _advance(runtime: Runtime, installation_id: uuid.UUID, lease: str) -> 
     if run.events_since is None:
         await _note_event_position(runtime, gc, installation_id)
     stage = SyncStage(run.stage)
-    while stage in _LISTING:
-        stage = await _list_page(runtime, gc, installation, lease, stage)
+    if stage in _LISTING:
+        while stage in _LISTING:
+            stage = await _list_stage(runtime, gc, installation, lease, stage)
+        await _analyze_mirror(runtime)
+    held = HeldLease(lease, LEASE_TTL)
     if stage is SyncStage.contacts:
         await _link_contacts(runtime, crm, installation_id)
         stage = await _set_stage(runtime, installation_id, SyncStage.crm_customers)
     if stage is SyncStage.crm_customers:
-        await push_customers(runtime, crm, installation_id, max_batches=10**9)
+        await push_customers(runtime, crm, installation_id, max_batches=10**9, lease=held)
         if await _pending(runtime, GcCustomer, installation_id):
             return
         stage = await _set_stage(runtime, installation_id, SyncStage.crm_payments)
     if stage is SyncStage.crm_payments:
-        await push_payments(runtime, crm, installation_id, max_batches=10**9)
+        await push_payments(runtime, crm, installation_id, max_batches=10**9, lease=held)
         if await _pending(runtime, GcPayment, installation_id):
             return
         stage = await _set_stage(runtime, installation_id, SyncStage.replay)
@@ -249,21 +264,57 @@ _NEXT = {
 }
 
 
-async def _list_page(
+async def _list_stage(
     runtime: Runtime,
     gc: GoCardlessClient,
     installation: Installation,
     lease: str,
     stage: SyncStage,
 ) -> SyncStage:
+    """List one resource from the stored cursor to its end; returns the next stage.
+
+    The next page is fetched while the current one is stored, so GoCardless's latency and
+    our database writes overlap. Only stored pages move the cursor: a crash loses at most
+    the page in flight, which is fetched again.
+    """
     async with runtime.sessionmaker() as session:
         cursor = (await session.get(SyncRun, installation.id)).cursor  # type: ignore[union-attr]
+    fetch = asyncio.create_task(_fetch_page(gc, stage, cursor))
+    try:
+        while True:
+            fetched_at, page = await fetch
+            if page.after:
+                fetch = asyncio.create_task(_fetch_page(gc, stage, page.after))
+            next_stage = stage if page.after else _NEXT[stage]
+            await _store_page(runtime, installation, lease, stage, page, fetched_at, next_stage)
+            if next_stage is not stage:
+                return next_stage
+    finally:
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, GoCardlessError):
+                await fetch
+
+
+async def _fetch_page(
+    gc: GoCardlessClient, stage: SyncStage, cursor: str | None
+) -> tuple[datetime, Page[Any]]:
     fetched_at = datetime.now(UTC)
-    page = await _LISTERS[stage](gc, cursor)
-    next_stage = stage if page.after else _NEXT[stage]
+    return fetched_at, await _LISTERS[stage](gc, cursor)
+
+
+async def _store_page(
+    runtime: Runtime,
+    installation: Installation,
+    lease: str,
+    stage: SyncStage,
+    page: Page[Any],
+    fetched_at: datetime,
+    next_stage: SyncStage,
+) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         if not await leases.renew(session, lease, LEASE_TTL):
-            raise AppError("lost the sync lease to another worker")
+            raise LeaseLost("lost the sync lease to another worker")
         if stage is SyncStage.customers:
             await store_customers(session, installation.id, page.items, fetched_at)
         elif stage is SyncStage.mandates:
@@ -288,7 +339,18 @@ async def _list_page(
                 }
             )
         )
-    return next_stage
+
+
+async def _analyze_mirror(runtime: Runtime) -> None:
+    """Refresh the planner's statistics after a bulk load.
+
+    The mirror tables may have grown from nothing to hundreds of thousands of rows in
+    minutes, before autovacuum has looked at them; with stale statistics PostgreSQL plans
+    the CRM stages' lookups as if the tables were empty (nested loops over every row).
+    """
+    async with runtime.sessionmaker() as session, session.begin():
+        for table in (GcCustomer, GcMandate, GcPayment):
+            await session.execute(text(f"ANALYZE {table.__tablename__}"))
 
 
 async def _link_contacts(runtime: Runtime, crm: ZohoCRM, installation_id: uuid.UUID) -> None:
@@ -298,7 +360,7 @@ async def _link_contacts(runtime: Runtime, crm: ZohoCRM, installation_id: uuid.U
         email = str(contact.get("Email") or "").strip().lower()
         if email:
             contacts_by_email.setdefault(email, set()).add(str(contact["id"]))
-    linked = ambiguous = 0
+    ambiguous = 0
     async with runtime.sessionmaker() as session, session.begin():
         customers = (
             await session.execute(
@@ -309,19 +371,23 @@ async def _link_contacts(runtime: Runtime, crm: ZohoCRM, installation_id: uuid.U
                 )
             )
         ).all()
+        links: list[dict[str, Any]] = []
         for customer_id, customer_email in customers:
             matches = contacts_by_email.get(customer_email or "", set())
             if len(matches) > 1:
                 ambiguous += 1
             elif matches:
-                linked += 1
-                await session.execute(
-                    update(GcCustomer)
-                    .where(
-                        GcCustomer.installation_id == installation_id, GcCustomer.id == customer_id
-                    )
-                    .values(contact_id=next(iter(matches)))
+                links.append(
+                    {
+                        "installation_id": installation_id,
+                        "id": customer_id,
+                        "contact_id": next(iter(matches)),
+                    }
                 )
+        linked = len(links)
+        if links:
+            # Bulk UPDATE by primary key: one statement for every linked customer.
+            await session.execute(update(GcCustomer), links)
         await session.execute(
             update(SyncRun)
             .where(SyncRun.installation_id == installation_id)
