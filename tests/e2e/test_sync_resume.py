@@ -1,0 +1,212 @@
+"""Sync Now interrupted (a crash, an outage, a revoked token, a lost lease) resumes where it
+stopped: the cursor and counts pick up from the last stored page, and no CRM record is
+created twice even when the CRM applied a batch whose answer we never recorded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from math import ceil
+
+import pytest
+from sqlalchemy import func, select, update
+
+from app.jobs.worker import drain
+from app.models import GcCustomer, GcPayment, Lease
+from app.services.sync import run_sync
+from app.simulators.common import FaultConfig
+from tests.e2e.harness import (
+    CUSTOMERS,
+    GOCARDLESS,
+    PAYMENTS,
+    ZOHO,
+    Crash,
+    World,
+    assert_crm_matches_gocardless,
+    authorize_gocardless,
+    connect,
+    crm_record_count,
+    let_time_pass,
+    seed_gocardless,
+    start_sync,
+    sync_run,
+    sync_status,
+)
+
+CUSTOMER_COUNT = 1_500
+PAYMENT_COUNT = 3_000
+
+
+async def mirror_count(world: World, table: type[GcCustomer] | type[GcPayment]) -> int:
+    async with world.runtime.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def newest_payment_ids(world: World) -> list[str]:
+    return [p.id for p in world.merchant.payments.newest_first()]
+
+
+def assert_complete(world: World) -> None:
+    assert crm_record_count(world, CUSTOMERS) == CUSTOMER_COUNT
+    assert crm_record_count(world, PAYMENTS) == PAYMENT_COUNT
+    assert_crm_matches_gocardless(world)
+
+
+@pytest.fixture
+async def seeded(world: World) -> World:
+    seed_gocardless(
+        world.gocardless, world.merchant, customers=CUSTOMER_COUNT, payments=PAYMENT_COUNT
+    )
+    return world
+
+
+async def test_crash_while_listing_resumes_from_the_stored_cursor(seeded: World) -> None:
+    world = seeded
+    installed = await connect(world)
+    # The fourth page of payments arrives, and the process dies before storing it.
+    world.router.trip("GET", f"{GOCARDLESS}/payments", nth=4, after_response=True)
+    await start_sync(world, installed)
+    with pytest.raises(Crash):
+        await drain(world.runtime)
+
+    run = await sync_run(world, installed.installation_id)
+    assert (run.state, run.stage) == ("running", "payments")
+    assert run.cursor == newest_payment_ids(world)[3 * 500 - 1]
+    assert (run.customers_listed, run.payments_listed) == (CUSTOMER_COUNT, 3 * 500)
+    assert await mirror_count(world, GcPayment) == 3 * 500
+    assert crm_record_count(world, PAYMENTS) == 0
+
+    await let_time_pass(world)  # a killed worker's lease runs out
+    await drain(world.runtime)
+
+    status = await sync_status(world, installed)
+    assert status["state"] == "succeeded"
+    assert (status["customers_listed"], status["payments_listed"]) == (
+        CUSTOMER_COUNT,
+        PAYMENT_COUNT,
+    )
+    # Only the page lost in the crash was read twice.
+    assert world.listings("customers") == ceil(CUSTOMER_COUNT / 500)
+    assert world.listings("payments") == ceil(PAYMENT_COUNT / 500) + 1
+    assert world.upserts(CUSTOMERS) == ceil(CUSTOMER_COUNT / 100)
+    assert world.upserts(PAYMENTS) == ceil(PAYMENT_COUNT / 100)
+    assert_complete(world)
+
+
+async def test_crash_after_the_crm_applied_a_batch_creates_no_duplicate(seeded: World) -> None:
+    world = seeded
+    installed = await connect(world)
+    # Zoho stores the tenth batch of payments; its answer dies with the process.
+    world.router.trip("POST", f"{ZOHO}/crm/v8/{PAYMENTS}/upsert", nth=10, after_response=True)
+    await start_sync(world, installed)
+    with pytest.raises(Crash):
+        await drain(world.runtime)
+    run = await sync_run(world, installed.installation_id)
+    assert (run.state, run.stage) == ("running", "crm_payments")
+    in_crm = crm_record_count(world, PAYMENTS)
+    assert 10 * 100 <= in_crm < PAYMENT_COUNT
+
+    await let_time_pass(world)
+    await drain(world.runtime)
+
+    assert (await sync_status(world, installed))["state"] == "succeeded"
+    assert world.listings("payments") == ceil(PAYMENT_COUNT / 500)
+    # Batches in flight at the crash went again: as updates, never as second records.
+    resent = world.upserts(PAYMENTS) - ceil(PAYMENT_COUNT / 100)
+    assert 1 <= resent <= world.settings.zoho_concurrency
+    assert_complete(world)
+
+
+async def test_gocardless_outage_pauses_the_sync_until_it_recovers(seeded: World) -> None:
+    world = seeded
+    installed = await connect(world)
+
+    def outage() -> None:
+        world.gocardless.faults.configure(
+            FaultConfig(server_error_rate=1.0, path_prefixes=["/customers"])
+        )
+
+    world.router.trip("GET", f"{GOCARDLESS}/customers", nth=2, action=outage)
+    await start_sync(world, installed)
+    await run_sync(world.runtime, installed.installation_id)
+
+    # Transient: retried, then left running at the stored cursor for the next tick.
+    run = await sync_run(world, installed.installation_id)
+    assert (run.state, run.stage, run.error) == ("running", "customers", None)
+    assert run.customers_listed == 500
+    assert run.cursor == [c.id for c in world.merchant.customers.newest_first()][499]
+    failed = world.router.count("GET", f"{GOCARDLESS}/customers", ok_only=False)
+    assert failed - world.listings("customers") == 5  # the client's bounded retries
+
+    world.gocardless.faults.reset()
+    await drain(world.runtime)
+    assert (await sync_status(world, installed))["state"] == "succeeded"
+    assert world.listings("customers") == ceil(CUSTOMER_COUNT / 500)
+    assert world.upserts(CUSTOMERS) == ceil(CUSTOMER_COUNT / 100)
+    assert_complete(world)
+
+
+async def test_disconnect_mid_sync_fails_it_and_reauthorizing_resumes(seeded: World) -> None:
+    world = seeded
+    installed = await connect(world)
+
+    async def merchant_disconnects() -> None:
+        response = await world.client.post(
+            f"{GOCARDLESS}/_sim/organisations/{world.merchant.id}/disconnect"
+        )
+        assert response.json() == {"revoked_tokens": 1}
+
+    world.router.trip("GET", f"{GOCARDLESS}/payments", nth=2, action=merchant_disconnects)
+    await start_sync(world, installed)
+    await drain(world.runtime)
+    await world.gocardless.dispatcher.drain()
+    await drain(world.runtime)  # the disconnect webhook
+
+    status = await sync_status(world, installed)
+    assert status["state"] == "failed" and "GoCardless" in status["error"]
+    assert status["can_sync_now"] is False  # not until GoCardless is authorized again
+    assert status["payments_listed"] == 500
+
+    assert (await authorize_gocardless(world, installed)).status_code == 200
+    assert (await sync_status(world, installed))["can_sync_now"] is True
+    resumed = await start_sync(world, installed)
+    assert resumed["state"] == "running" and resumed["payments_listed"] == 500
+    await drain(world.runtime)
+
+    assert (await sync_status(world, installed))["state"] == "succeeded"
+    assert world.listings("customers") == ceil(CUSTOMER_COUNT / 500)
+    assert world.listings("payments") == ceil(PAYMENT_COUNT / 500)
+    assert_complete(world)
+
+
+async def test_a_worker_that_lost_its_lease_leaves_the_sync_to_the_new_owner(
+    seeded: World,
+) -> None:
+    world = seeded
+    installed = await connect(world)
+    lease = f"sync:{installed.installation_id}"
+
+    async def another_worker_takes_over() -> None:
+        # Our lease ran out while a batch was in flight, and another worker took the job.
+        async with world.runtime.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Lease)
+                .where(Lease.name == lease)
+                .values(owner="other-worker", expires_at=datetime.now(UTC) + timedelta(hours=1))
+            )
+
+    world.router.trip(
+        "POST", f"{ZOHO}/crm/v8/{CUSTOMERS}/upsert", nth=3, action=another_worker_takes_over
+    )
+    await start_sync(world, installed)
+    await run_sync(world.runtime, installed.installation_id)
+
+    run = await sync_run(world, installed.installation_id)
+    assert (run.state, run.stage, run.error) == ("running", "crm_customers", None)
+    async with world.runtime.sessionmaker() as session:
+        owner = await session.scalar(select(Lease.owner).where(Lease.name == lease))
+    assert owner == "other-worker"
+
+    await let_time_pass(world)  # the other worker died too
+    await drain(world.runtime)
+    assert (await sync_status(world, installed))["state"] == "succeeded"
+    assert_complete(world)
