@@ -15,6 +15,9 @@ from app.settings import ConfigurationError, Settings, load_settings
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Authlib warns about its own httpx integration on import; operators can't act on it.
+    # Its module installs an "always show" filter when imported, so import it first.
+    import authlib.deprecate  # noqa: F401
+
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     parser = _parser()
     args = parser.parse_args(argv)
