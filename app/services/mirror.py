@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, or_
+from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,6 +63,7 @@ async def store_customers(
         }
         for c in _latest(customers)
     ]
+    known = await _known_ids(session, GcCustomer, installation_id, [r["id"] for r in rows])
     statement = insert(GcCustomer)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
@@ -76,6 +77,14 @@ async def store_customers(
         where=GcCustomer.fetched_at <= excluded.fetched_at,
     )
     await session.execute(statement, rows)
+    new = [r["id"] for r in rows if r["id"] not in known]
+    if new:
+        mandates = await session.scalars(
+            select(GcMandate.id).where(
+                GcMandate.installation_id == installation_id, GcMandate.customer_id.in_(new)
+            )
+        )
+        await _requeue_payments(session, installation_id, list(mandates.all()))
 
 
 async def store_mandates(
@@ -101,6 +110,7 @@ async def store_mandates(
         }
         for m in _latest(mandates)
     ]
+    known = await _known_ids(session, GcMandate, installation_id, [r["id"] for r in rows])
     statement = insert(GcMandate)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
@@ -111,6 +121,9 @@ async def store_mandates(
         where=GcMandate.fetched_at <= excluded.fetched_at,
     )
     await session.execute(statement, rows)
+    await _requeue_payments(
+        session, installation_id, [r["id"] for r in rows if r["id"] not in known]
+    )
 
 
 _PAYMENT_FIELDS = (
@@ -171,6 +184,41 @@ async def store_payments(
         where=GcPayment.fetched_at <= excluded.fetched_at,
     )
     await session.execute(statement, rows)
+
+
+async def _known_ids(
+    session: AsyncSession, table: Any, installation_id: uuid.UUID, ids: Sequence[str]
+) -> set[str]:
+    found = await session.scalars(
+        select(table.id).where(table.installation_id == installation_id, table.id.in_(ids))
+    )
+    return set(found.all())
+
+
+async def _requeue_payments(
+    session: AsyncSession, installation_id: uuid.UUID, mandate_ids: Sequence[str]
+) -> None:
+    """Queue these mandates' payments for the CRM again: their Customer lookup has just
+    become possible.
+
+    A payment's customer is found through its mandate. When a payment reached the mirror
+    before its mandate or customer did (a payer who signed up while Sync Now was listing,
+    or events arriving out of order), it went to the CRM without the lookup; once both are
+    known it must go again, after the customer's own upsert. The version bump also catches
+    a payment whose upsert is in flight right now.
+    """
+    if not mandate_ids:
+        return
+    await session.execute(
+        update(GcPayment)
+        .where(GcPayment.installation_id == installation_id, GcPayment.mandate_id.in_(mandate_ids))
+        .values(
+            crm_version=GcPayment.crm_version + 1,
+            crm_state=CrmState.pending.value,
+            crm_attempts=0,
+            crm_retry_at=None,
+        )
+    )
 
 
 def invoice_of(metadata: dict[str, str], zoho_org_id: str | None) -> str | None:
