@@ -107,6 +107,7 @@ async def patch_installation(
         CrmModulesMissing,
         Unauthenticated,
         UserNotInAudience,
+        ValidationFailed,
     ),
 )
 async def post_sync(
@@ -118,7 +119,9 @@ async def post_sync(
 @router.get(
     "/installation/sync",
     summary="Sync Now's state and progress",
-    responses=problem_responses(Unauthenticated, UserNotInAudience, ZohoNotAuthorized),
+    responses=problem_responses(
+        Unauthenticated, UserNotInAudience, ZohoNotAuthorized, ValidationFailed
+    ),
 )
 async def get_sync(caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep) -> SyncStatus:
     return await sync_status(session, runtime, caller.installation)
@@ -129,7 +132,9 @@ async def get_sync(caller: WidgetCallerDep, session: SessionDep, runtime: Runtim
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Uninstall: revoke both accounts and delete the org's data",
     description="Idempotent: a second call answers 204 too. The API key stops working at once.",
-    responses=problem_responses(Unauthenticated, UserNotInAudience, ProviderUnavailable),
+    responses=problem_responses(
+        Unauthenticated, UserNotInAudience, ProviderUnavailable, ValidationFailed
+    ),
 )
 async def delete_installation(
     caller: UninstallingCallerDep, session: SessionDep, runtime: RuntimeDep

@@ -31,6 +31,21 @@ class InstallationCreate(BaseModel):
 
 
 class InstallationCreated(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "installation_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                    "api_key": "gcz_3q2+7w...",
+                    "zoho_authorize_url": "https://gc-zoho.example.com/oauth/zoho/start?link=...",
+                    "gocardless_authorize_url": (
+                        "https://gc-zoho.example.com/oauth/gocardless/start?link=..."
+                    ),
+                }
+            ]
+        }
+    )
+
     installation_id: uuid.UUID
     api_key: str = Field(description="Shown once; only its hash is stored.")
     zoho_authorize_url: str
@@ -57,6 +72,21 @@ class GoCardlessStatus(BaseModel):
 
 
 class SyncStatus(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "state": "running",
+                    "can_sync_now": False,
+                    "customers_synced": 1200,
+                    "payments_synced": 0,
+                    "progress": 0.57,
+                    "stage": "crm_customers",
+                }
+            ]
+        }
+    )
+
     state: Literal["not_started", "running", "succeeded", "failed"]
     can_sync_now: bool
     customers_synced: int

@@ -37,6 +37,23 @@ class MandateOut(BaseModel):
 
 
 class PaymentOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "PM00ABCD1234EF",
+                    "status": "pending_submission",
+                    "amount": 12050,
+                    "currency": "GBP",
+                    "charge_date": "2026-12-07",
+                    "mandate_id": "MD00ABCD1234EF",
+                    "invoice_id": "4150868000000700001",
+                    "reference": None,
+                }
+            ]
+        }
+    )
+
     id: str
     status: str
     amount: int = Field(description="Minor units (pence, cents)")
@@ -48,6 +65,19 @@ class PaymentOut(BaseModel):
 
 
 class MandateRequestOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b6f5c1e-8a44-4c1e-9d0f-6f7d3c2a1b00",
+                    "authorisation_url": "https://pay.gocardless.com/billing/static/flow?id=BRF1",
+                    "email_sent_to": "jane.doe@example.com",
+                    "status": "pending",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     authorisation_url: str
     email_sent_to: str
@@ -63,7 +93,10 @@ class InvoiceMandates(BaseModel):
 
 
 class PaymentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"mandate_id": "MD00ABCD1234EF", "charge_date": None}]},
+    )
 
     mandate_id: str = Field(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9]+$")
     charge_date: date | None = None
@@ -78,6 +111,8 @@ class MandateRequestEnvelope(BaseModel):
 
 
 class InstallationSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"auto_collect_on_mandate": True}]}
+    )
 
     auto_collect_on_mandate: bool

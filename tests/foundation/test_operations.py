@@ -148,3 +148,19 @@ async def test_cors_is_off_by_default_and_on_for_configured_origins() -> None:
                     },
                 )
         assert (response.headers.get("access-control-allow-origin") == origin) is allowed
+
+
+async def test_every_api_operation_documents_errors_and_examples(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in operations.items():
+            errors = [code for code in operation["responses"] if code[0] in "45"]
+            assert errors, f"{method} {path} documents no error"
+            for code in errors:
+                content = operation["responses"][code]["content"]["application/problem+json"]
+                assert content["examples"], f"{method} {path} {code} has no example"
+    for name in ("InstallationCreate", "InstallationCreated", "PaymentCreate", "PaymentOut"):
+        assert schemas[name].get("examples"), name
