@@ -34,14 +34,21 @@ class Merchant:
     async def api(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, create: bool = False
     ) -> dict[str, Any]:
+        response = await self.send(method, path, body, create=create)
+        assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def send(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, create: bool = False
+    ) -> httpx.Response:
+        """The answer once it is not an injected fault (5xx, 429); a create keeps its key."""
         headers = {"Idempotency-Key": uuid.uuid4().hex} if create else {}
         for _ in range(RETRIES):
             response = await self.http.request(method, path, json=body, headers=headers)
             if response.status_code < 500 and response.status_code != 429:
                 break
-        assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
-        answer: dict[str, Any] = response.json()
-        return answer
+        return response
 
     async def create_payment(self, mandate_id: str, amount: int, currency: str) -> str:
         body = {
@@ -98,10 +105,15 @@ class Merchant:
     # The bank and time: the simulator's admin API (never faulted).
 
     async def bank_moves_payment(self, payment_id: str, status: str) -> None:
+        assert await self.bank_tries_to_move(payment_id, status), (payment_id, status)
+
+    async def bank_tries_to_move(self, payment_id: str, status: str) -> bool:
+        """False when the payment's own status machine cannot make that move (409)."""
         response = await self.http.post(
             f"/_sim/payments/{payment_id}/status", json={"status": status}
         )
-        assert response.status_code == 200, response.text
+        assert response.status_code in (200, 409), response.text
+        return response.status_code == 200
 
     async def days_pass(self, days: float) -> int:
         response = await self.http.post("/_sim/clock/advance", json={"days": days})
