@@ -16,7 +16,11 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.client import GoCardlessClient
-from app.adapters.gocardless.errors import GoCardlessError, GoCardlessNotFound
+from app.adapters.gocardless.errors import (
+    GoCardlessError,
+    GoCardlessNotFound,
+    GoCardlessUnauthorized,
+)
 from app.adapters.zoho.errors import ZohoError
 from app.adapters.zoho.names import CONTACTS
 from app.log import get_logger
@@ -120,9 +124,19 @@ async def _process_installation(
         return
     gc = gocardless_client(runtime, connection, priority="background")
     processor = _Processor(runtime, installation, gc)
+    revoked = connection.status != ConnectionStatus.connected
     for (resource_type, resource_id, action), group in groups.items():
+        if revoked and resource_type != "organisations":
+            await _await_reauthorization(runtime, group)
+            continue
         try:
             handled = await processor.handle(resource_type, resource_id, action or group[0].action)
+        except GoCardlessUnauthorized:
+            # Access was revoked before (or without) the disconnect event reaching us.
+            await processor.mark_revoked("GoCardless refused our access token")
+            revoked = True
+            await _await_reauthorization(runtime, group)
+            continue
         except (GoCardlessError, ZohoError) as exc:
             await _retry_later(runtime, group, exc)
             continue
@@ -250,16 +264,18 @@ class _Processor:
         return matches.pop() if len(matches) == 1 else None
 
     async def _disconnected(self) -> None:
+        await self.mark_revoked("The merchant disconnected the app in GoCardless")
+
+    async def mark_revoked(self, reason: str) -> None:
         async with self.runtime.sessionmaker() as session, session.begin():
             await session.execute(
                 update(GoCardlessConnection)
                 .where(GoCardlessConnection.installation_id == self.installation.id)
-                .values(
-                    status=ConnectionStatus.revoked.value,
-                    status_reason="The merchant disconnected the app in GoCardless",
-                )
+                .values(status=ConnectionStatus.revoked.value, status_reason=reason)
             )
-        log.warning("gocardless.disconnected", installation_id=str(self.installation.id))
+        log.warning(
+            "gocardless.access_revoked", installation_id=str(self.installation.id), reason=reason
+        )
 
     async def _creditor(self) -> None:
         creditors = await self.gc.list_creditors()
@@ -304,6 +320,24 @@ async def _settle(
             update(InboxEvent)
             .where(InboxEvent.pk.in_([e.pk for e in events]))
             .values(status=status.value, processed_at=now, claimed_until=None, last_error=error)
+        )
+
+
+# Events wait this long between looks while GoCardless access is revoked; they don't use up
+# their attempts, and a re-authorization lets them through on the next look.
+REAUTHORIZATION_POLL = timedelta(minutes=10)
+
+
+async def _await_reauthorization(runtime: Runtime, events: list[Claimed]) -> None:
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.pk.in_([e.pk for e in events]))
+            .values(
+                next_attempt_at=datetime.now(UTC) + REAUTHORIZATION_POLL,
+                claimed_until=None,
+                last_error="waiting for GoCardless to be authorized again",
+            )
         )
 
 

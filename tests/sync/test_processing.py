@@ -205,3 +205,56 @@ async def test_changes_reach_the_crm_after_sync(
     assert payment["Status"] == "confirmed" and payment["Customer"] == {"id": customer["id"]}
     # Nothing changed since: nothing more to push.
     assert (await push_changes(runtime)).upserts == 0
+
+
+async def test_revoked_access_parks_nothing_and_resumes_after_reauthorization(
+    client: httpx.AsyncClient, connected: Connected, providers: Providers
+) -> None:
+    runtime = connected.app.state.runtime
+    providers.router.routes["gocardless_read"].side_effect = None
+    providers.router.routes["gocardless_read"].return_value = httpx.Response(
+        401,
+        json={
+            "error": {
+                "type": "invalid_api_usage",
+                "code": 401,
+                "message": "Access token not active",
+                "errors": [{"reason": "unauthorized", "message": "Access token not active"}],
+                "request_id": "r",
+            }
+        },
+    )
+    await deliver(client, [event("EV1", "payments", "confirmed", {"payment": "PM001"})])
+    await process_due_events(runtime)
+    status = (
+        await client.get("/api/v1/installation", headers=connected.installed.headers())
+    ).json()
+    assert status["gocardless"]["status"] == "revoked"
+    async with runtime.sessionmaker() as session:
+        row = await session.scalar(select(InboxEvent))
+    assert row is not None and row.status == "pending" and row.attempts == 0
+    assert row.next_attempt_at > datetime.now(UTC)
+    # Nothing is fetched while access is revoked, however often the worker looks.
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(update(InboxEvent).values(next_attempt_at=datetime.now(UTC)))
+    await process_due_events(runtime)
+    assert providers.calls_to("/payments/PM001") == 1
+    # The merchant authorizes again: the waiting event goes through.
+    providers.router.routes["gocardless_read"].return_value = None
+    providers.router.routes["gocardless_read"].side_effect = lambda request, kind, resource_id: (
+        httpx.Response(
+            200,
+            json={
+                kind: {
+                    "payments": gc_payment("PM001", "confirmed"),
+                    "mandates": gc_mandate(),
+                    "customers": gc_customer(),
+                }[kind]
+            },
+        )
+    )
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(update(GoCardlessConnection).values(status="connected"))
+        await session.execute(update(InboxEvent).values(next_attempt_at=datetime.now(UTC)))
+    await process_due_events(runtime)
+    assert await statuses(connected.app) == ["processed"]
