@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select, text, update
 
-from app.models import GcPayment, InboxEvent, SyncRun
+from app.models import GcPayment, GoCardlessConnection, InboxEvent, SyncRun
 from app.runtime import open_runtime
 from app.services.crm_scheduler import push_changes
 from app.services.event_processing import MAX_ATTEMPTS, process_due_events, replay_failed
