@@ -120,9 +120,12 @@ async def _every(runtime: Runtime, stop: asyncio.Event, job: PeriodicJob) -> Non
 async def drain(runtime: Runtime, *, max_rounds: int = 1000) -> None:
     """Run every job until none has work left (tests, the demo's seeding, operator replays)."""
     for _ in range(max_rounds):
+        # A sync that runs in this round can leave work behind for the others (the events
+        # it replays at its end), so a round with a sync in it is never the last one.
+        syncing = bool(await due_syncs(runtime))
         busy = await process_inbox(runtime)
         await advance_syncs(runtime)
         busy = await push_crm(runtime) or busy
-        if not busy and not await due_syncs(runtime):
+        if not busy and not syncing:
             return
     raise RuntimeError("the worker did not settle")

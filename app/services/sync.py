@@ -409,11 +409,20 @@ async def _replay_events(
     assert run is not None and run.events_since is not None
     since = run.events_since - EVENT_OVERLAP
     newest = since
-    async for event in gc.iter_events(created_at__gt=since.isoformat().replace("+00:00", "Z")):
+    after: str | None = None
+    while True:
+        page = await gc.list_events_page(
+            after, created_at__gt=since.isoformat().replace("+00:00", "Z")
+        )
+        # One transaction per page: ids deduplicate a page read again after a crash.
         async with runtime.sessionmaker() as session, session.begin():
-            await enqueue_events(session, installation_id, [event], "sync_replay")
-        if event.created_at and event.created_at > newest:
-            newest = event.created_at
+            await enqueue_events(session, installation_id, page.items, "sync_replay")
+        for event in page.items:
+            if event.created_at and event.created_at > newest:
+                newest = event.created_at
+        if page.after is None:
+            break
+        after = page.after
     now = datetime.now(UTC)
     async with runtime.sessionmaker() as session, session.begin():
         cursor = await session.get(EventCursor, installation_id)

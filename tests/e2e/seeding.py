@@ -2,7 +2,8 @@
 
 The simulator's own seeder draws its payment count at random; call-count tests need exact
 figures, so this one spreads exactly `payments` over the mandates. Seeded records are
-history (no events), and payments still in flight are booked to move on with the clock.
+history (no events), and payments still in flight are booked to move on when the clock
+passes their next step (never at once).
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.simulators.gocardless import lifecycle
-from app.simulators.gocardless.formats import CURRENCY_SCHEME, add_working_days
+from app.simulators.gocardless.formats import (
+    CURRENCY_SCHEME,
+    add_working_days,
+    subtract_working_days,
+)
 from app.simulators.gocardless.resources import Customer, CustomerBankAccount, Mandate, Payment
 from app.simulators.gocardless.state import Organisation, SimulatorState
 
@@ -119,10 +124,14 @@ def _payment(state: SimulatorState, rng: random.Random, mandate: Mandate, now: d
     created = mandate.created_at + (now - mandate.created_at) * rng.random()
     charge_date = add_working_days(created.date(), 5)
     today = now.date()
-    if charge_date <= today - timedelta(days=3):
+    # In flight only when the bank's next step is still ahead (a step already due would
+    # fire, with its event, at the first API call: history must stay history).
+    if charge_date <= today:
         status = rng.choice(SETTLED)
+    elif subtract_working_days(charge_date, lifecycle.lead_days(mandate.scheme)) > today:
+        status = "pending_submission"
     else:
-        status = "submitted" if charge_date <= today + timedelta(days=2) else "pending_submission"
+        status = "submitted"
     return Payment(
         id=state.ids.next("PM"),
         created_at=created,

@@ -6,14 +6,17 @@ from math import ceil
 
 from tests.e2e.harness import (
     CUSTOMERS,
+    FAST_DELIVERY,
     GOCARDLESS,
     PAYMENTS,
+    ZOHO,
     World,
     assert_crm_matches_gocardless,
     connect,
     crm_record_count,
     seed_gocardless,
     sync_now,
+    work_left,
 )
 
 GC_PAGE = 500
@@ -65,3 +68,26 @@ async def test_sync_now_is_offered_once(world: World) -> None:
         "/api/v1/installation/sync", headers=world.widget_headers(installed)
     )
     assert again.status_code == 409 and again.json()["code"] == "sync_already_done"
+
+
+async def test_what_happens_during_sync_now_is_replayed_and_processed(world: World) -> None:
+    """Webhooks sent while Sync Now runs may all be lost; the replay of GoCardless's events
+    at its end still brings those changes in, within the same worker drain."""
+    installed = await connect(world)
+    seed_gocardless(world.gocardless, world.merchant, customers=40, payments=120)
+    payment = next(p for p in world.merchant.payments.newest_first() if p.status == "paid_out")
+    world.gocardless.dispatcher.configure(FAST_DELIVERY.model_copy(update={"drop_rate": 1.0}))
+
+    async def bank_charges_back() -> None:
+        response = await world.client.post(
+            f"{GOCARDLESS}/_sim/payments/{payment.id}/status", json={"status": "charged_back"}
+        )
+        assert response.status_code == 200
+
+    # After the payments were listed, before the sync ends.
+    world.router.trip("POST", f"{ZOHO}/crm/v8/{CUSTOMERS}/upsert", nth=1, action=bank_charges_back)
+    assert (await sync_now(world, installed))["state"] == "succeeded"
+
+    assert await work_left(world) == {}
+    assert payment.status == "charged_back"
+    assert_crm_matches_gocardless(world)
