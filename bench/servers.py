@@ -1,0 +1,122 @@
+"""What the end-to-end benchmarks share: servers in subprocesses on localhost ports, a
+database of their own, and a transport that counts our outbound calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.adapters.http import DEFAULT_LIMITS
+from app.migrate import upgrade_head
+
+ADMIN_URL = os.environ.get(
+    "BENCH_ADMIN_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+BENCH_DB = "gocardless_zoho_bench"
+BENCH_DATABASE_URL = ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+READY = "BENCH-READY "
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_listening(port: int, process: subprocess.Popen[str], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def announce(details: dict[str, Any]) -> None:
+    """A server subprocess tells its parent what it prepared (tokens, ids), then serves."""
+    print(READY + json.dumps(details), flush=True)
+
+
+@contextmanager
+def server(
+    args: Sequence[str], port: int, env: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Start `python <args>`, wait for its announcement and its port; stop it on exit."""
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        assert process.stdout is not None
+        details: dict[str, Any] = {}
+        for line in process.stdout:
+            if line.startswith(READY):
+                details = json.loads(line[len(READY) :])
+                break
+        else:
+            raise RuntimeError(f"{args} exited before it was ready")
+        wait_until_listening(port, process)
+        yield details
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def recreate_database() -> str:
+    """A fresh `gocardless_zoho_bench` database at the latest schema; returns its URL."""
+    admin = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
+        await connection.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
+    await admin.dispose()
+    await asyncio.to_thread(upgrade_head, BENCH_DATABASE_URL)
+    return BENCH_DATABASE_URL
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Our outbound calls over real sockets, counted by (port, method, path, outcome)."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
+        self.calls: Counter[tuple[int | None, str, str, bool]] = Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        key = (request.url.port, request.method, request.url.path, response.status_code < 400)
+        self.calls[key] += 1
+        return response
+
+    def count(self, port: int, method: str, path: str, *, ok: bool = True) -> int:
+        return self.calls[(port, method, path, ok)]
+
+    def total(self, port: int, *, ok: bool | None = None) -> int:
+        return sum(
+            n for (p, _m, _path, good), n in self.calls.items() if p == port and ok in (None, good)
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
