@@ -1,10 +1,8 @@
 """Push mirror rows the CRM hasn't seen into GoCardless_Customers / GoCardless_Payments.
 
-Batches of 100 (Zoho's write limit) upserted by the GoCardless id, several at once up to the
-org's concurrency cap. Batches are read by primary key after the previous one (a keyset), so
-no row is in two batches in flight and each read costs one short index walk however many
-rows are pending. A row is marked synced only if it did not change while its upsert was in
-flight; a row the CRM refuses is kept with the CRM's reason; a CRM outage leaves rows
+Batches (see `crm_batches`) are upserted by the GoCardless id, several at once up to the
+org's concurrency cap. A row is marked synced only if it did not change while its upsert was
+in flight; a row the CRM refuses is kept with the CRM's reason; a CRM outage leaves rows
 pending with a growing retry delay, so nothing is lost.
 """
 
@@ -12,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.zoho.crm import ZohoCRM
@@ -27,14 +26,20 @@ from app.adapters.zoho.models import FailedRecord, UpsertOutcome
 from app.adapters.zoho.names import CUSTOMERS, ID_FIELDS, PAYMENTS
 from app.log import get_logger
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment
-from app.money import from_minor_units
 from app.runtime import Runtime
 from app.services import leases
+from app.services.crm_batches import (
+    BATCH,
+    Batch,
+    customer_batch,
+    customer_links,
+    customer_record,
+    payment_batch,
+    payment_record,
+)
 
 log = get_logger("app.services.crm_push")
 
-BATCH = 100
-NAME_LIMIT = 120
 MAX_RETRY_DELAY = timedelta(minutes=10)
 
 
@@ -65,66 +70,6 @@ class PushTally:
         self.deferred += other.deferred
 
 
-@dataclass(frozen=True)
-class _Batch:
-    records: list[dict[str, Any]]
-    # (GoCardless id, crm_version read) per record, in the same order.
-    keys: list[tuple[str, int]]
-    # The keyset position after this batch: the next read starts past it.
-    last_id: str
-
-
-@dataclass(frozen=True)
-class _CustomerLink:
-    record_id: str | None
-    # The customer's first upsert is still to come: its payments wait to get the lookup.
-    waiting: bool
-
-
-def customer_record(customer: GcCustomer) -> dict[str, Any]:
-    person = " ".join(p for p in (customer.given_name, customer.family_name) if p)
-    name = customer.company_name or person or customer.email or customer.id
-    record: dict[str, Any] = {
-        "Name": name[:NAME_LIMIT],
-        "Email": customer.email,
-        "Company_Name": customer.company_name,
-        "GoCardless_Customer_ID": customer.id,
-        "Created_At": customer.gc_created_at,
-    }
-    if customer.contact_id:
-        record["Contact"] = {"id": customer.contact_id}
-    return record
-
-
-def payment_record(payment: GcPayment, customer_record_id: str | None) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "Name": (payment.reference or payment.id)[:NAME_LIMIT],
-        "GoCardless_Payment_ID": payment.id,
-        "Amount": from_minor_units(payment.amount, payment.currency),
-        "Currency": payment.currency,
-        "Status": payment.status,
-        "Charge_Date": payment.charge_date,
-        "GoCardless_Mandate_ID": payment.mandate_id,
-        "Description": payment.description,
-    }
-    if customer_record_id:
-        record["Customer"] = {"id": customer_record_id}
-    if payment.invoice_id:
-        record["Invoice"] = {"id": payment.invoice_id}
-    return record
-
-
-def _due(table: Any, installation_id: uuid.UUID, now: datetime, after: str | None) -> Any:
-    conditions = [
-        table.installation_id == installation_id,
-        table.crm_state == CrmState.pending.value,
-        or_(table.crm_retry_at.is_(None), table.crm_retry_at <= now),
-    ]
-    if after is not None:
-        conditions.append(table.id > after)
-    return and_(*conditions)
-
-
 async def push_customers(
     runtime: Runtime,
     crm: ZohoCRM,
@@ -132,26 +77,17 @@ async def push_customers(
     *,
     max_batches: int,
     lease: HeldLease | None = None,
+    full_batches_only: bool = False,
 ) -> PushTally:
-    async def read(after: str | None) -> _Batch | None:
-        now = datetime.now(UTC)
-        async with runtime.sessionmaker() as session:
-            rows = (
-                await session.scalars(
-                    select(GcCustomer)
-                    .where(_due(GcCustomer, installation_id, now, after))
-                    .order_by(GcCustomer.id)
-                    .limit(BATCH)
-                )
-            ).all()
-        if not rows:
-            return None
-        return _Batch(
-            [customer_record(c) for c in rows], [(c.id, c.crm_version) for c in rows], rows[-1].id
-        )
-
     return await _push(
-        runtime, crm, GcCustomer, CUSTOMERS, installation_id, read, max_batches, lease
+        runtime,
+        crm,
+        GcCustomer,
+        CUSTOMERS,
+        installation_id,
+        partial(customer_batch, runtime, installation_id),
+        _Limits(max_batches, full_batches_only),
+        lease,
     )
 
 
@@ -162,73 +98,26 @@ async def push_payments(
     *,
     max_batches: int,
     lease: HeldLease | None = None,
+    full_batches_only: bool = False,
 ) -> PushTally:
-    async def read(after: str | None) -> _Batch | None:
-        picked: list[tuple[GcPayment, str | None]] = []
-        async with runtime.sessionmaker() as session:
-            while len(picked) < BATCH:
-                candidates = (
-                    await session.scalars(
-                        select(GcPayment)
-                        .where(_due(GcPayment, installation_id, datetime.now(UTC), after))
-                        .order_by(GcPayment.id)
-                        .limit(BATCH - len(picked))
-                    )
-                ).all()
-                if not candidates:
-                    break
-                after = candidates[-1].id
-                links = await _customer_links(
-                    session, installation_id, {p.mandate_id for p in candidates if p.mandate_id}
-                )
-                for payment in candidates:
-                    link = links.get(payment.mandate_id or "")
-                    if link is None or not link.waiting:
-                        picked.append((payment, link.record_id if link else None))
-        if not picked or after is None:
-            return None
-        return _Batch(
-            [payment_record(p, record_id) for p, record_id in picked],
-            [(p.id, p.crm_version) for p, _ in picked],
-            after,
-        )
-
-    return await _push(runtime, crm, GcPayment, PAYMENTS, installation_id, read, max_batches, lease)
-
-
-async def _customer_links(
-    session: AsyncSession, installation_id: uuid.UUID, mandate_ids: Collection[str]
-) -> dict[str, _CustomerLink]:
-    """Each mandate's customer as the CRM knows it; by primary key, no join to misplan."""
-    if not mandate_ids:
-        return {}
-    owners = dict(
-        (
-            await session.execute(
-                select(GcMandate.id, GcMandate.customer_id).where(
-                    GcMandate.installation_id == installation_id, GcMandate.id.in_(mandate_ids)
-                )
-            )
-        ).all()
+    return await _push(
+        runtime,
+        crm,
+        GcPayment,
+        PAYMENTS,
+        installation_id,
+        partial(payment_batch, runtime, installation_id),
+        _Limits(max_batches, full_batches_only),
+        lease,
     )
-    customers = {
-        customer_id: (record_id, state)
-        for customer_id, record_id, state in (
-            await session.execute(
-                select(GcCustomer.id, GcCustomer.crm_record_id, GcCustomer.crm_state).where(
-                    GcCustomer.installation_id == installation_id,
-                    GcCustomer.id.in_({c for c in owners.values() if c}),
-                )
-            )
-        ).all()
-    }
-    links: dict[str, _CustomerLink] = {}
-    for mandate_id, customer_id in owners.items():
-        if customer_id in customers:
-            record_id, state = customers[customer_id]
-            waiting = state == CrmState.pending.value and record_id is None
-            links[mandate_id] = _CustomerLink(record_id, waiting)
-    return links
+
+
+@dataclass(frozen=True)
+class _Limits:
+    max_batches: int
+    # While rows are still arriving (Sync Now's listing), a short batch waits for more, so
+    # each module's partial batch goes out once, at the end: the fewest upserts possible.
+    full_batches_only: bool
 
 
 async def _push(
@@ -237,8 +126,8 @@ async def _push(
     table: Any,
     module: str,
     installation_id: uuid.UUID,
-    read: Callable[[str | None], Awaitable[_Batch | None]],
-    max_batches: int,
+    read: Callable[[str | None], Awaitable[Batch | None]],
+    limits: _Limits,
     lease: HeldLease | None,
 ) -> PushTally:
     """Read batches one after another, upsert up to the concurrency cap at once.
@@ -250,12 +139,12 @@ async def _push(
     running: set[asyncio.Task[PushTally]] = set()
     after: str | None = None
     try:
-        for _ in range(max_batches):
+        for _ in range(limits.max_batches):
             # A failed batch means the CRM is unwell: stop feeding it, retry later.
             if tally.deferred:
                 break
             batch = await read(after)
-            if batch is None:
+            if batch is None or (limits.full_batches_only and len(batch.keys) < BATCH):
                 break
             after = batch.last_id
             running.add(
@@ -434,7 +323,7 @@ async def push_now(
             [(c.id, c.crm_version) for c in customers],
             session=session,
         )
-    links = await _customer_links(session, installation_id, mandate_ids)
+    links = await customer_links(session, installation_id, mandate_ids)
     await _upsert(
         runtime,
         crm,

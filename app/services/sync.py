@@ -1,8 +1,11 @@
 """Sync Now: one durable, resumable copy of every GoCardless customer and payment into the CRM.
 
-Stages run in order and each stores its progress (the GoCardless cursor with the page it
-belongs to, in one transaction), so a crash resumes from the last finished page. A lease keeps
-one worker on one installation's sync; the run's row (one per installation) keeps it once.
+Customers are listed and matched to Contacts; mandates and payments are listed while the CRM
+upserts run alongside; what is left goes to the CRM; the events of the meantime are
+replayed. Each stage stores its progress (the GoCardless cursor with the page it belongs to,
+in one transaction; the CRM state on each mirror row), so a crash resumes from the last
+finished page. A lease keeps one worker on one installation's sync; the run's row (one per
+installation) keeps it once.
 """
 
 from __future__ import annotations
@@ -10,17 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.client import GoCardlessClient
 from app.adapters.gocardless.errors import GoCardlessError
-from app.adapters.gocardless.models import Page
 from app.adapters.zoho.crm import ZohoCRM
 from app.adapters.zoho.errors import ZohoError, ZohoSchemaMissing
 from app.adapters.zoho.names import CONTACTS
@@ -34,7 +35,6 @@ from app.models import (
     CrmState,
     EventCursor,
     GcCustomer,
-    GcMandate,
     GcPayment,
     Installation,
     SyncRun,
@@ -52,30 +52,30 @@ from app.services.crm_push import (
     push_customers,
     push_payments,
 )
-from app.services.inbox import enqueue_events
 from app.services.installations import (
     gocardless_active,
     gocardless_usable,
     load_connections,
     require_gocardless,
 )
-from app.services.mirror import store_customers, store_mandates, store_payments
 from app.services.providers import gocardless_client, zoho_crm
+from app.services.sync_listing import (
+    analyze_mirror,
+    list_stage,
+    note_event_position,
+    replay_events,
+)
 
 log = get_logger("app.services.sync")
 
 LEASE_TTL = timedelta(minutes=2)
-PAGE_SIZE = 500
-# Events are listed from a little before the noted point: ids deduplicate the overlap.
-EVENT_OVERLAP = timedelta(minutes=1)
-_LISTING = (SyncStage.customers, SyncStage.mandates, SyncStage.payments)
 _PROGRESS = {
     SyncStage.customers: 0.0,
-    SyncStage.mandates: 0.1,
+    SyncStage.contacts: 0.1,
+    SyncStage.mandates: 0.15,
     SyncStage.payments: 0.2,
-    SyncStage.contacts: 0.4,
-    SyncStage.crm_customers: 0.45,
-    SyncStage.crm_payments: 0.65,
+    SyncStage.crm_customers: 0.6,
+    SyncStage.crm_payments: 0.7,
     SyncStage.replay: 0.95,
     SyncStage.done: 1.0,
 }
@@ -163,10 +163,10 @@ def _progress(run: SyncRun, counts: dict[str, int]) -> float:
     base = _PROGRESS[stage]
     if stage is SyncStage.crm_customers and run.customers_listed:
         done = counts["customers_synced"] + counts["customers_rejected"]
-        return round(base + 0.2 * min(done / run.customers_listed, 1.0), 3)
+        return round(base + 0.1 * min(done / run.customers_listed, 1.0), 3)
     if stage is SyncStage.crm_payments and run.payments_listed:
         done = counts["payments_synced"] + counts["payments_rejected"]
-        return round(base + 0.3 * min(done / run.payments_listed, 1.0), 3)
+        return round(base + 0.25 * min(done / run.payments_listed, 1.0), 3)
     return base
 
 
@@ -187,7 +187,7 @@ async def run_sync(runtime: Runtime, installation_id: uuid.UUID) -> None:
     if not await leases.acquire(runtime.sessionmaker, lease, LEASE_TTL):
         return
     try:
-        await _advance(runtime, installation_id, lease)
+        await _advance(runtime, installation_id, HeldLease(lease, LEASE_TTL))
     except LeaseLost:
         # Our lease ran out while we were slow; the worker holding it now carries on.
         log.warning("sync.lease_lost", installation_id=str(installation_id))
@@ -203,7 +203,7 @@ async def run_sync(runtime: Runtime, installation_id: uuid.UUID) -> None:
         await leases.release(runtime.sessionmaker, lease)
 
 
-async def _advance(runtime: Runtime, installation_id: uuid.UUID, lease: str) -> None:
+async def _advance(runtime: Runtime, installation_id: uuid.UUID, lease: HeldLease) -> None:
     async with runtime.sessionmaker() as session:
         run = await session.get(SyncRun, installation_id)
         installation = await session.get(Installation, installation_id)
@@ -214,143 +214,82 @@ async def _advance(runtime: Runtime, installation_id: uuid.UUID, lease: str) -> 
         raise GoCardlessNotAuthorized("the GoCardless or Zoho connection went away")
     gc = gocardless_client(runtime, gocardless, priority="background")
     crm = zoho_crm(runtime, zoho)
-    if run.events_since is None:
-        await _note_event_position(runtime, gc, installation_id)
+    events_since = run.events_since or await note_event_position(runtime, gc, installation_id)
     stage = SyncStage(run.stage)
-    if stage in _LISTING:
-        while stage in _LISTING:
-            stage = await _list_stage(runtime, gc, installation, lease, stage)
-        await _analyze_mirror(runtime)
-    held = HeldLease(lease, LEASE_TTL)
+    if stage is SyncStage.customers:
+        stage = await list_stage(runtime, gc, installation, lease, stage)
+        await analyze_mirror(runtime)
     if stage is SyncStage.contacts:
         await _link_contacts(runtime, crm, installation_id)
-        stage = await _set_stage(runtime, installation_id, SyncStage.crm_customers)
+        stage = await _set_stage(runtime, installation_id, SyncStage.mandates)
+    if stage in (SyncStage.mandates, SyncStage.payments):
+        stage = await _list_while_pushing(runtime, gc, crm, installation, lease, stage)
+        await analyze_mirror(runtime)
     if stage is SyncStage.crm_customers:
-        await push_customers(runtime, crm, installation_id, max_batches=10**9, lease=held)
+        await push_customers(runtime, crm, installation_id, max_batches=10**9, lease=lease)
         if await _pending(runtime, GcCustomer, installation_id):
             return
         stage = await _set_stage(runtime, installation_id, SyncStage.crm_payments)
     if stage is SyncStage.crm_payments:
-        await push_payments(runtime, crm, installation_id, max_batches=10**9, lease=held)
+        await push_payments(runtime, crm, installation_id, max_batches=10**9, lease=lease)
         if await _pending(runtime, GcPayment, installation_id):
             return
         stage = await _set_stage(runtime, installation_id, SyncStage.replay)
     if stage is SyncStage.replay:
-        await _replay_events(runtime, gc, installation_id)
+        await _finish(runtime, gc, installation_id, events_since)
 
 
-async def _note_event_position(
-    runtime: Runtime, gc: GoCardlessClient, installation_id: uuid.UUID
-) -> None:
-    newest = (await gc.list_events_page(after=None, limit=1)).items
-    position = newest[0].created_at if newest and newest[0].created_at else None
-    async with runtime.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(SyncRun)
-            .where(SyncRun.installation_id == installation_id)
-            .values(events_since=position or datetime.now(UTC))
-        )
-
-
-_LISTERS: dict[SyncStage, Callable[[GoCardlessClient, str | None], Awaitable[Page[Any]]]] = {
-    SyncStage.customers: lambda gc, after: gc.list_customers_page(after, PAGE_SIZE),
-    SyncStage.mandates: lambda gc, after: gc.list_mandates_page(after, PAGE_SIZE),
-    SyncStage.payments: lambda gc, after: gc.list_payments_page(after, PAGE_SIZE),
-}
-_NEXT = {
-    SyncStage.customers: SyncStage.mandates,
-    SyncStage.mandates: SyncStage.payments,
-    SyncStage.payments: SyncStage.contacts,
-}
-
-
-async def _list_stage(
+async def _list_while_pushing(
     runtime: Runtime,
     gc: GoCardlessClient,
+    crm: ZohoCRM,
     installation: Installation,
-    lease: str,
+    lease: HeldLease,
     stage: SyncStage,
 ) -> SyncStage:
-    """List one resource from the stored cursor to its end; returns the next stage.
+    """List mandates and payments while the CRM upserts run alongside.
 
-    The next page is fetched while the current one is stored, so GoCardless's latency and
-    our database writes overlap. Only stored pages move the cursor: a crash loses at most
-    the page in flight, which is fetched again.
+    Listing is bound by GoCardless's rate limit, the upserts by Zoho's concurrency cap:
+    overlapping them makes the sync take about the longer of the two, not their sum. Only
+    full batches go out meanwhile; each module's partial batch waits for the CRM stages, so
+    the number of upserts stays the minimum.
     """
-    async with runtime.sessionmaker() as session:
-        cursor = (await session.get(SyncRun, installation.id)).cursor  # type: ignore[union-attr]
-    fetch = asyncio.create_task(_fetch_page(gc, stage, cursor))
+    page_stored = asyncio.Event()
+    listing_done = False
+
+    async def push_alongside() -> None:
+        while not listing_done:
+            page_stored.clear()
+            for push in (push_customers, push_payments):
+                await push(
+                    runtime,
+                    crm,
+                    installation.id,
+                    max_batches=10**9,
+                    lease=lease,
+                    full_batches_only=True,
+                )
+            await page_stored.wait()
+
+    def page_done() -> None:
+        page_stored.set()
+        if pusher.done():
+            pusher.result()  # what stopped the pusher stops the listing too
+
+    pusher = asyncio.create_task(push_alongside())
     try:
-        while True:
-            fetched_at, page = await fetch
-            if page.after:
-                fetch = asyncio.create_task(_fetch_page(gc, stage, page.after))
-            next_stage = stage if page.after else _NEXT[stage]
-            await _store_page(runtime, installation, lease, stage, page, fetched_at, next_stage)
-            if next_stage is not stage:
-                return next_stage
-    finally:
-        if not fetch.done():
-            fetch.cancel()
-            with contextlib.suppress(asyncio.CancelledError, GoCardlessError):
-                await fetch
-
-
-async def _fetch_page(
-    gc: GoCardlessClient, stage: SyncStage, cursor: str | None
-) -> tuple[datetime, Page[Any]]:
-    fetched_at = datetime.now(UTC)
-    return fetched_at, await _LISTERS[stage](gc, cursor)
-
-
-async def _store_page(
-    runtime: Runtime,
-    installation: Installation,
-    lease: str,
-    stage: SyncStage,
-    page: Page[Any],
-    fetched_at: datetime,
-    next_stage: SyncStage,
-) -> None:
-    async with runtime.sessionmaker() as session, session.begin():
-        if not await leases.renew(session, lease, LEASE_TTL):
-            raise LeaseLost("lost the sync lease to another worker")
-        if stage is SyncStage.customers:
-            await store_customers(session, installation.id, page.items, fetched_at)
-        elif stage is SyncStage.mandates:
-            await store_mandates(session, installation.id, page.items, fetched_at)
-        else:
-            await store_payments(
-                session,
-                installation.id,
-                page.items,
-                fetched_at,
-                zoho_org_id=installation.zoho_org_id,
-            )
-        counter = getattr(SyncRun, f"{stage.value}_listed")
-        await session.execute(
-            update(SyncRun)
-            .where(SyncRun.installation_id == installation.id)
-            .values(
-                {
-                    counter: counter + len(page.items),
-                    SyncRun.cursor: page.after,
-                    SyncRun.stage: next_stage.value,
-                }
-            )
-        )
-
-
-async def _analyze_mirror(runtime: Runtime) -> None:
-    """Refresh the planner's statistics after a bulk load.
-
-    The mirror tables may have grown from nothing to hundreds of thousands of rows in
-    minutes, before autovacuum has looked at them; with stale statistics PostgreSQL plans
-    the CRM stages' lookups as if the tables were empty (nested loops over every row).
-    """
-    async with runtime.sessionmaker() as session, session.begin():
-        for table in (GcCustomer, GcMandate, GcPayment):
-            await session.execute(text(f"ANALYZE {table.__tablename__}"))
+        while stage in (SyncStage.mandates, SyncStage.payments):
+            stage = await list_stage(runtime, gc, installation, lease, stage, on_page=page_done)
+    except BaseException:
+        pusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pusher
+        raise
+    listing_done = True
+    page_stored.set()
+    # Rows the pusher has in flight are not read again until it has recorded them.
+    await pusher
+    return stage
 
 
 async def _link_contacts(runtime: Runtime, crm: ZohoCRM, installation_id: uuid.UUID) -> None:
@@ -401,37 +340,21 @@ async def _link_contacts(runtime: Runtime, crm: ZohoCRM, installation_id: uuid.U
     )
 
 
-async def _replay_events(
-    runtime: Runtime, gc: GoCardlessClient, installation_id: uuid.UUID
+async def _finish(
+    runtime: Runtime, gc: GoCardlessClient, installation_id: uuid.UUID, since: datetime
 ) -> None:
-    async with runtime.sessionmaker() as session:
-        run = await session.get(SyncRun, installation_id)
-    assert run is not None and run.events_since is not None
-    since = run.events_since - EVENT_OVERLAP
-    newest = since
-    after: str | None = None
-    while True:
-        page = await gc.list_events_page(
-            after, created_at__gt=since.isoformat().replace("+00:00", "Z")
-        )
-        # One transaction per page: ids deduplicate a page read again after a crash.
-        async with runtime.sessionmaker() as session, session.begin():
-            await enqueue_events(session, installation_id, page.items, "sync_replay")
-        for event in page.items:
-            if event.created_at and event.created_at > newest:
-                newest = event.created_at
-        if page.after is None:
-            break
-        after = page.after
-    now = datetime.now(UTC)
+    newest = await replay_events(runtime, gc, installation_id, since)
     async with runtime.sessionmaker() as session, session.begin():
-        cursor = await session.get(EventCursor, installation_id)
-        if cursor is None:
+        if await session.get(EventCursor, installation_id) is None:
             session.add(EventCursor(installation_id=installation_id, seen_until=newest))
         await session.execute(
             update(SyncRun)
             .where(SyncRun.installation_id == installation_id)
-            .values(stage=SyncStage.done.value, state=SyncState.succeeded.value, finished_at=now)
+            .values(
+                stage=SyncStage.done.value,
+                state=SyncState.succeeded.value,
+                finished_at=datetime.now(UTC),
+            )
         )
     log.info("sync.succeeded", installation_id=str(installation_id))
 

@@ -73,7 +73,8 @@ async def test_crash_while_listing_resumes_from_the_stored_cursor(seeded: World)
     assert run.cursor == newest_payment_ids(world)[3 * 500 - 1]
     assert (run.customers_listed, run.payments_listed) == (CUSTOMER_COUNT, 3 * 500)
     assert await mirror_count(world, GcPayment) == 3 * 500
-    assert crm_record_count(world, PAYMENTS) == 0
+    # Upserts run alongside the listing, of stored rows only.
+    assert crm_record_count(world, PAYMENTS) <= 3 * 500
 
     await let_time_pass(world)  # a killed worker's lease runs out
     await drain(world.runtime)
@@ -84,11 +85,13 @@ async def test_crash_while_listing_resumes_from_the_stored_cursor(seeded: World)
         CUSTOMER_COUNT,
         PAYMENT_COUNT,
     )
-    # Only the page lost in the crash was read twice.
+    # Only the page lost in the crash was read twice, and only batches in flight at the
+    # crash can have been sent twice.
     assert world.listings("customers") == ceil(CUSTOMER_COUNT / 500)
     assert world.listings("payments") == ceil(PAYMENT_COUNT / 500) + 1
-    assert world.upserts(CUSTOMERS) == ceil(CUSTOMER_COUNT / 100)
-    assert world.upserts(PAYMENTS) == ceil(PAYMENT_COUNT / 100)
+    in_flight = world.settings.zoho_concurrency
+    assert 0 <= world.upserts(CUSTOMERS) - ceil(CUSTOMER_COUNT / 100) <= in_flight
+    assert 0 <= world.upserts(PAYMENTS) - ceil(PAYMENT_COUNT / 100) <= in_flight
     assert_complete(world)
 
 
@@ -101,7 +104,9 @@ async def test_crash_after_the_crm_applied_a_batch_creates_no_duplicate(seeded: 
     with pytest.raises(Crash):
         await drain(world.runtime)
     run = await sync_run(world, installed.installation_id)
-    assert (run.state, run.stage) == ("running", "crm_payments")
+    # Upserts start while payments are still being listed.
+    assert run.state == "running"
+    assert run.stage in ("payments", "crm_customers", "crm_payments")
     in_crm = crm_record_count(world, PAYMENTS)
     assert 10 * 100 <= in_crm < PAYMENT_COUNT
 
@@ -201,7 +206,8 @@ async def test_a_worker_that_lost_its_lease_leaves_the_sync_to_the_new_owner(
     await run_sync(world.runtime, installed.installation_id)
 
     run = await sync_run(world, installed.installation_id)
-    assert (run.state, run.stage, run.error) == ("running", "crm_customers", None)
+    # Still running, not failed: the new owner carries on from here.
+    assert (run.state, run.error) == ("running", None) and run.stage != "done"
     async with world.runtime.sessionmaker() as session:
         owner = await session.scalar(select(Lease.owner).where(Lease.name == lease))
     assert owner == "other-worker"

@@ -1,0 +1,173 @@
+"""What goes to the CRM: mirror rows as GoCardless_Customers / GoCardless_Payments records,
+read in batches of up to 100 (Zoho's write limit).
+
+Batches are read by primary key after the previous one (a keyset): no row is in two batches
+of one pass, and each read is one short index walk however many rows are pending. Every
+read is single-table, so no join can be misplanned on statistics a bulk load made stale.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import CrmState, GcCustomer, GcMandate, GcPayment
+from app.money import from_minor_units
+from app.runtime import Runtime
+
+BATCH = 100
+NAME_LIMIT = 120
+
+
+@dataclass(frozen=True)
+class Batch:
+    records: list[dict[str, Any]]
+    # (GoCardless id, crm_version read) per record, in the same order.
+    keys: list[tuple[str, int]]
+    # The keyset position after this batch: the next read starts past it.
+    last_id: str
+
+
+@dataclass(frozen=True)
+class CustomerLink:
+    record_id: str | None
+    # The customer's first upsert is still to come: its payments wait to get the lookup.
+    waiting: bool
+
+
+def customer_record(customer: GcCustomer) -> dict[str, Any]:
+    person = " ".join(p for p in (customer.given_name, customer.family_name) if p)
+    name = customer.company_name or person or customer.email or customer.id
+    record: dict[str, Any] = {
+        "Name": name[:NAME_LIMIT],
+        "Email": customer.email,
+        "Company_Name": customer.company_name,
+        "GoCardless_Customer_ID": customer.id,
+        "Created_At": customer.gc_created_at,
+    }
+    if customer.contact_id:
+        record["Contact"] = {"id": customer.contact_id}
+    return record
+
+
+def payment_record(payment: GcPayment, customer_record_id: str | None) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "Name": (payment.reference or payment.id)[:NAME_LIMIT],
+        "GoCardless_Payment_ID": payment.id,
+        "Amount": from_minor_units(payment.amount, payment.currency),
+        "Currency": payment.currency,
+        "Status": payment.status,
+        "Charge_Date": payment.charge_date,
+        "GoCardless_Mandate_ID": payment.mandate_id,
+        "Description": payment.description,
+    }
+    if customer_record_id:
+        record["Customer"] = {"id": customer_record_id}
+    if payment.invoice_id:
+        record["Invoice"] = {"id": payment.invoice_id}
+    return record
+
+
+def _due(table: Any, installation_id: uuid.UUID, after: str | None) -> Any:
+    conditions = [
+        table.installation_id == installation_id,
+        table.crm_state == CrmState.pending.value,
+        or_(table.crm_retry_at.is_(None), table.crm_retry_at <= datetime.now(UTC)),
+    ]
+    if after is not None:
+        conditions.append(table.id > after)
+    return and_(*conditions)
+
+
+async def customer_batch(
+    runtime: Runtime, installation_id: uuid.UUID, after: str | None
+) -> Batch | None:
+    async with runtime.sessionmaker() as session:
+        rows = (
+            await session.scalars(
+                select(GcCustomer)
+                .where(_due(GcCustomer, installation_id, after))
+                .order_by(GcCustomer.id)
+                .limit(BATCH)
+            )
+        ).all()
+    if not rows:
+        return None
+    return Batch(
+        [customer_record(c) for c in rows], [(c.id, c.crm_version) for c in rows], rows[-1].id
+    )
+
+
+async def payment_batch(
+    runtime: Runtime, installation_id: uuid.UUID, after: str | None
+) -> Batch | None:
+    """Due payments, skipping those whose customer's own upsert is still to come."""
+    picked: list[tuple[GcPayment, str | None]] = []
+    async with runtime.sessionmaker() as session:
+        while len(picked) < BATCH:
+            candidates = (
+                await session.scalars(
+                    select(GcPayment)
+                    .where(_due(GcPayment, installation_id, after))
+                    .order_by(GcPayment.id)
+                    .limit(BATCH - len(picked))
+                )
+            ).all()
+            if not candidates:
+                break
+            after = candidates[-1].id
+            links = await customer_links(
+                session, installation_id, {p.mandate_id for p in candidates if p.mandate_id}
+            )
+            for payment in candidates:
+                link = links.get(payment.mandate_id or "")
+                if link is None or not link.waiting:
+                    picked.append((payment, link.record_id if link else None))
+    if not picked or after is None:
+        return None
+    return Batch(
+        [payment_record(p, record_id) for p, record_id in picked],
+        [(p.id, p.crm_version) for p, _ in picked],
+        after,
+    )
+
+
+async def customer_links(
+    session: AsyncSession, installation_id: uuid.UUID, mandate_ids: Collection[str]
+) -> dict[str, CustomerLink]:
+    """Each mandate's customer as the CRM knows it, read by primary key."""
+    if not mandate_ids:
+        return {}
+    owners = dict(
+        (
+            await session.execute(
+                select(GcMandate.id, GcMandate.customer_id).where(
+                    GcMandate.installation_id == installation_id, GcMandate.id.in_(mandate_ids)
+                )
+            )
+        ).all()
+    )
+    customers = {
+        customer_id: (record_id, state)
+        for customer_id, record_id, state in (
+            await session.execute(
+                select(GcCustomer.id, GcCustomer.crm_record_id, GcCustomer.crm_state).where(
+                    GcCustomer.installation_id == installation_id,
+                    GcCustomer.id.in_({c for c in owners.values() if c}),
+                )
+            )
+        ).all()
+    }
+    links: dict[str, CustomerLink] = {}
+    for mandate_id, customer_id in owners.items():
+        if customer_id in customers:
+            record_id, state = customers[customer_id]
+            waiting = state == CrmState.pending.value and record_id is None
+            links[mandate_id] = CustomerLink(record_id, waiting)
+    return links
