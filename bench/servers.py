@@ -10,9 +10,11 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +23,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.adapters.http import DEFAULT_LIMITS
 from app.migrate import upgrade_head
+from app.models import Audience, GoCardlessConnection, ZohoConnection
+from app.runtime import open_runtime
+from app.services.installations import create_installation
+from app.settings import Settings
 
 ADMIN_URL = os.environ.get(
     "BENCH_ADMIN_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -120,3 +126,50 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+async def store_installation(
+    settings: Settings,
+    *,
+    zoho_org_id: str,
+    organisation_id: str,
+    gocardless_token: str = "bench-gocardless-token",
+    creditor_id: str = "CR000BENCH0001",
+    zoho: dict[str, Any] | None = None,
+) -> uuid.UUID:
+    """An installation with its connections stored as the two OAuth callbacks would."""
+    async with open_runtime(settings) as runtime, runtime.sessionmaker() as session:
+        async with session.begin():
+            created = await create_installation(
+                session, runtime, zoho_org_id=zoho_org_id, audience=Audience.admins, profile_ids=[]
+            )
+            now = datetime.now(UTC)
+            installation_id = created.installation.id
+            session.add(
+                GoCardlessConnection(
+                    installation_id=installation_id,
+                    organisation_id=organisation_id,
+                    environment="sandbox",
+                    access_token_enc=runtime.cipher.encrypt(gocardless_token),
+                    creditor_id=creditor_id,
+                    creditor_name="Bench Merchant Ltd",
+                    verification_status="successful",
+                    status="connected",
+                    authorized_at=now,
+                )
+            )
+            if zoho is not None:
+                session.add(
+                    ZohoConnection(
+                        installation_id=installation_id,
+                        org_id=zoho_org_id,
+                        accounts_server=settings.zoho_accounts_url,
+                        api_domain=zoho["api_domain"],
+                        refresh_token_enc=runtime.cipher.encrypt(zoho["refresh_token"]),
+                        access_token_enc=runtime.cipher.encrypt(zoho["access_token"]),
+                        access_token_expires_at=now + timedelta(seconds=zoho["expires_in"]),
+                        status="connected",
+                        authorized_at=now,
+                    )
+                )
+        return installation_id

@@ -23,7 +23,6 @@ import asyncio
 import resource
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from math import ceil
 from typing import Any
 
@@ -34,9 +33,8 @@ from sqlalchemy import select
 
 from app.jobs.worker import drain
 from app.log import configure_logging
-from app.models import Audience, GoCardlessConnection, Installation, SyncRun, ZohoConnection
+from app.models import Installation, SyncRun
 from app.runtime import open_runtime
-from app.services.installations import create_installation
 from app.services.sync import start_sync
 from app.settings import Settings
 from bench.servers import (
@@ -45,6 +43,7 @@ from bench.servers import (
     free_port,
     recreate_database,
     server,
+    store_installation,
 )
 
 LATENCY_MS = 50
@@ -95,47 +94,6 @@ def serve_zoho(port: int) -> None:
     uvicorn.run(create_app(state), host="127.0.0.1", port=port, log_level="warning")
 
 
-async def prepare(settings: Settings, gc: dict[str, Any], zoho: dict[str, Any]) -> Any:
-    """An installation with both connections stored as the OAuth callbacks would."""
-    async with open_runtime(settings) as runtime:
-        async with runtime.sessionmaker() as session, session.begin():
-            created = await create_installation(
-                session,
-                runtime,
-                zoho_org_id=zoho["org_id"],
-                audience=Audience.admins,
-                profile_ids=[],
-            )
-            now = datetime.now(UTC)
-            session.add_all(
-                [
-                    ZohoConnection(
-                        installation_id=created.installation.id,
-                        org_id=zoho["org_id"],
-                        accounts_server=settings.zoho_accounts_url,
-                        api_domain=zoho["api_domain"],
-                        refresh_token_enc=runtime.cipher.encrypt(zoho["refresh_token"]),
-                        access_token_enc=runtime.cipher.encrypt(zoho["access_token"]),
-                        access_token_expires_at=now + timedelta(seconds=zoho["expires_in"]),
-                        status="connected",
-                        authorized_at=now,
-                    ),
-                    GoCardlessConnection(
-                        installation_id=created.installation.id,
-                        organisation_id=gc["organisation_id"],
-                        environment="sandbox",
-                        access_token_enc=runtime.cipher.encrypt(gc["access_token"]),
-                        creditor_id=gc["creditor_id"],
-                        creditor_name="Bench Merchant Ltd",
-                        verification_status="successful",
-                        status="connected",
-                        authorized_at=now,
-                    ),
-                ]
-            )
-        return created.installation.id
-
-
 async def slow_down(gc_base: str, zoho_base: str) -> None:
     async with httpx.AsyncClient() as admin:
         (
@@ -175,7 +133,14 @@ async def run(args: argparse.Namespace) -> bool:
             log_level="WARNING",
         )
         configure_logging(json=False, level="WARNING")
-        installation_id = await prepare(settings, gc, zoho)
+        installation_id = await store_installation(
+            settings,
+            zoho_org_id=zoho["org_id"],
+            organisation_id=gc["organisation_id"],
+            gocardless_token=gc["access_token"],
+            creditor_id=gc["creditor_id"],
+            zoho=zoho,
+        )
         await slow_down(gc_base, zoho_base)
         transport = CountingTransport()
         async with open_runtime(settings, transport=transport) as runtime:
