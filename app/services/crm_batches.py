@@ -9,10 +9,10 @@ read is single-table, so no join can be misplanned on statistics a bulk load mad
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Protocol, cast
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +41,60 @@ class CustomerLink:
     waiting: bool
 
 
-def customer_record(customer: GcCustomer) -> dict[str, Any]:
+class CustomerFields(Protocol):
+    """What a customer record is made of: a mirror row, or just these columns of it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def given_name(self) -> str | None: ...
+    @property
+    def family_name(self) -> str | None: ...
+    @property
+    def company_name(self) -> str | None: ...
+    @property
+    def gc_created_at(self) -> datetime | None: ...
+    @property
+    def contact_id(self) -> str | None: ...
+    @property
+    def crm_version(self) -> int: ...
+
+
+class PaymentFields(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def reference(self) -> str | None: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def charge_date(self) -> date | None: ...
+    @property
+    def mandate_id(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def invoice_id(self) -> str | None: ...
+    @property
+    def crm_version(self) -> int: ...
+
+
+# Batches read these columns only: loading whole ORM objects cost more than the upsert.
+_CUSTOMER_COLUMNS = tuple(
+    getattr(GcCustomer, name) for name in CustomerFields.__dict__ if not name.startswith("_")
+)
+_PAYMENT_COLUMNS = tuple(
+    getattr(GcPayment, name) for name in PaymentFields.__dict__ if not name.startswith("_")
+)
+
+
+def customer_record(customer: CustomerFields) -> dict[str, Any]:
     person = " ".join(p for p in (customer.given_name, customer.family_name) if p)
     name = customer.company_name or person or customer.email or customer.id
     record: dict[str, Any] = {
@@ -56,7 +109,7 @@ def customer_record(customer: GcCustomer) -> dict[str, Any]:
     return record
 
 
-def payment_record(payment: GcPayment, customer_record_id: str | None) -> dict[str, Any]:
+def payment_record(payment: PaymentFields, customer_record_id: str | None) -> dict[str, Any]:
     record: dict[str, Any] = {
         "Name": (payment.reference or payment.id)[:NAME_LIMIT],
         "GoCardless_Payment_ID": payment.id,
@@ -89,14 +142,17 @@ async def customer_batch(
     runtime: Runtime, installation_id: uuid.UUID, after: str | None
 ) -> Batch | None:
     async with runtime.sessionmaker() as session:
-        rows = (
-            await session.scalars(
-                select(GcCustomer)
-                .where(_due(GcCustomer, installation_id, after))
-                .order_by(GcCustomer.id)
-                .limit(BATCH)
-            )
-        ).all()
+        rows = cast(
+            Sequence[CustomerFields],
+            (
+                await session.execute(
+                    select(*_CUSTOMER_COLUMNS)
+                    .where(_due(GcCustomer, installation_id, after))
+                    .order_by(GcCustomer.id)
+                    .limit(BATCH)
+                )
+            ).all(),
+        )
     if not rows:
         return None
     return Batch(
@@ -108,17 +164,20 @@ async def payment_batch(
     runtime: Runtime, installation_id: uuid.UUID, after: str | None
 ) -> Batch | None:
     """Due payments, skipping those whose customer's own upsert is still to come."""
-    picked: list[tuple[GcPayment, str | None]] = []
+    picked: list[tuple[PaymentFields, str | None]] = []
     async with runtime.sessionmaker() as session:
         while len(picked) < BATCH:
-            candidates = (
-                await session.scalars(
-                    select(GcPayment)
-                    .where(_due(GcPayment, installation_id, after))
-                    .order_by(GcPayment.id)
-                    .limit(BATCH - len(picked))
-                )
-            ).all()
+            candidates = cast(
+                Sequence[PaymentFields],
+                (
+                    await session.execute(
+                        select(*_PAYMENT_COLUMNS)
+                        .where(_due(GcPayment, installation_id, after))
+                        .order_by(GcPayment.id)
+                        .limit(BATCH - len(picked))
+                    )
+                ).all(),
+            )
             if not candidates:
                 break
             after = candidates[-1].id

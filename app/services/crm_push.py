@@ -9,10 +9,11 @@ pending with a growing retry delay, so nothing is lost.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -47,13 +48,27 @@ class LeaseLost(Exception):
     """Another worker took over the job (our lease ran out): stop without touching it."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class HeldLease:
-    """The caller's lease on the job, renewed with each batch recorded, so a long push
-    (hundreds of thousands of rows) keeps it."""
+    """The caller's lease on the job, renewed as batches are recorded, so a long push
+    (hundreds of thousands of rows) keeps it.
+
+    Renewed at most every quarter of its time to live: never near expiry while work goes
+    on, and a worker that stalled past it finds out at its next write.
+    """
 
     name: str
     ttl: timedelta
+    renewed_at: float = field(default_factory=time.monotonic)
+
+    async def keep(self, session: AsyncSession) -> None:
+        """Renew in `session` if due; raise LeaseLost if another worker holds it now."""
+        now = time.monotonic()
+        if now - self.renewed_at < self.ttl.total_seconds() / 4:
+            return
+        if not await leases.renew(session, self.name, self.ttl):
+            raise LeaseLost(f"lost the lease {self.name} to another worker")
+        self.renewed_at = now
 
 
 @dataclass
@@ -270,8 +285,8 @@ async def _session(
         yield session
         return
     async with runtime.sessionmaker() as own, own.begin():
-        if lease is not None and not await leases.renew(own, lease.name, lease.ttl):
-            raise LeaseLost(f"lost the lease {lease.name} to another worker")
+        if lease is not None:
+            await lease.keep(own)
         yield own
 
 

@@ -22,8 +22,7 @@ from app.adapters.gocardless.errors import GoCardlessError
 from app.adapters.gocardless.models import Page
 from app.models import GcCustomer, GcMandate, GcPayment, Installation, SyncRun, SyncStage
 from app.runtime import Runtime
-from app.services import leases
-from app.services.crm_push import HeldLease, LeaseLost
+from app.services.crm_push import HeldLease
 from app.services.inbox import enqueue_events
 from app.services.mirror import store_customers, store_mandates, store_payments
 
@@ -98,8 +97,7 @@ async def _store_page(
     next_stage: SyncStage,
 ) -> None:
     async with runtime.sessionmaker() as session, session.begin():
-        if not await leases.renew(session, lease.name, lease.ttl):
-            raise LeaseLost("lost the sync lease to another worker")
+        await lease.keep(session)
         if stage is SyncStage.customers:
             await store_customers(session, installation.id, page.items, fetched_at)
         elif stage is SyncStage.mandates:

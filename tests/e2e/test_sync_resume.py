@@ -4,14 +4,16 @@ created twice even when the CRM applied a batch whose answer we never recorded."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import timedelta
 from math import ceil
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from app.jobs.worker import drain
 from app.models import GcCustomer, GcPayment, Lease
+from app.services import leases, sync
 from app.services.sync import run_sync
 from app.simulators.common import FaultConfig
 from tests.e2e.harness import (
@@ -184,23 +186,24 @@ async def test_disconnect_mid_sync_fails_it_and_reauthorizing_resumes(seeded: Wo
 
 
 async def test_a_worker_that_lost_its_lease_leaves_the_sync_to_the_new_owner(
-    seeded: World,
+    seeded: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = seeded
     installed = await connect(world)
     lease = f"sync:{installed.installation_id}"
+    monkeypatch.setattr(sync, "LEASE_TTL", timedelta(seconds=0.2))
 
-    async def another_worker_takes_over() -> None:
-        # Our lease ran out while a batch was in flight, and another worker took the job.
-        async with world.runtime.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(Lease)
-                .where(Lease.name == lease)
-                .values(owner="other-worker", expires_at=datetime.now(UTC) + timedelta(hours=1))
-            )
+    async def stall_and_lose_the_lease() -> None:
+        # Our whole process stalls past its lease (a blocked event loop, a frozen VM)...
+        time.sleep(0.3)
+        # ...and another worker finds the lease expired and takes the sync over.
+        taken = await leases.acquire(
+            world.runtime.sessionmaker, lease, timedelta(hours=1), owner="other-worker"
+        )
+        assert taken
 
     world.router.trip(
-        "POST", f"{ZOHO}/crm/v8/{CUSTOMERS}/upsert", nth=3, action=another_worker_takes_over
+        "POST", f"{ZOHO}/crm/v8/{CUSTOMERS}/upsert", nth=3, action=stall_and_lose_the_lease
     )
     await start_sync(world, installed)
     await run_sync(world.runtime, installed.installation_id)
