@@ -1,11 +1,11 @@
 """Sync Now: one durable, resumable copy of every GoCardless customer and payment into the CRM.
 
-Customers are listed and matched to Contacts; mandates and payments are listed while the CRM
-upserts run alongside; what is left goes to the CRM; the events of the meantime are
-replayed. Each stage stores its progress (the GoCardless cursor with the page it belongs to,
-in one transaction; the CRM state on each mirror row), so a crash resumes from the last
-finished page. A lease keeps one worker on one installation's sync; the run's row (one per
-installation) keeps it once.
+Customers (matched to Contacts as they are stored), mandates and payments are listed while
+the CRM upserts run alongside; what is left then goes to the CRM; the events of the
+meantime are replayed. Progress is stored as it is made (the GoCardless cursor with the page
+it belongs to, in one transaction; the CRM state on each mirror row), so a crash resumes
+from the last finished page. A lease keeps one worker on one installation's sync; the run's
+row (one per installation) keeps it once.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from app.adapters.gocardless.client import GoCardlessClient
 from app.adapters.gocardless.errors import GoCardlessError
 from app.adapters.zoho.crm import ZohoCRM
 from app.adapters.zoho.errors import ZohoError, ZohoSchemaMissing
-from app.adapters.zoho.names import CONTACTS
 from app.errors import (
     AppError,
     GoCardlessAccountInactive,
@@ -60,6 +59,7 @@ from app.services.installations import (
 )
 from app.services.providers import gocardless_client, zoho_crm
 from app.services.sync_listing import (
+    Contacts,
     analyze_mirror,
     list_stage,
     note_event_position,
@@ -69,10 +69,12 @@ from app.services.sync_listing import (
 log = get_logger("app.services.sync")
 
 LEASE_TTL = timedelta(minutes=2)
+_LISTING = (SyncStage.customers, SyncStage.mandates, SyncStage.payments)
 _PROGRESS = {
     SyncStage.customers: 0.0,
+    # Contacts are matched while customers are listed; no run stops at this stage any more.
     SyncStage.contacts: 0.1,
-    SyncStage.mandates: 0.15,
+    SyncStage.mandates: 0.1,
     SyncStage.payments: 0.2,
     SyncStage.crm_customers: 0.6,
     SyncStage.crm_payments: 0.7,
@@ -216,13 +218,7 @@ async def _advance(runtime: Runtime, installation_id: uuid.UUID, lease: HeldLeas
     crm = zoho_crm(runtime, zoho)
     events_since = run.events_since or await note_event_position(runtime, gc, installation_id)
     stage = SyncStage(run.stage)
-    if stage is SyncStage.customers:
-        stage = await list_stage(runtime, gc, installation, lease, stage)
-        await analyze_mirror(runtime)
-    if stage is SyncStage.contacts:
-        await _link_contacts(runtime, crm, installation_id)
-        stage = await _set_stage(runtime, installation_id, SyncStage.mandates)
-    if stage in (SyncStage.mandates, SyncStage.payments):
+    if stage in _LISTING:
         stage = await _list_while_pushing(runtime, gc, crm, installation, lease, stage)
         await analyze_mirror(runtime)
     if stage is SyncStage.crm_customers:
@@ -247,13 +243,15 @@ async def _list_while_pushing(
     lease: HeldLease,
     stage: SyncStage,
 ) -> SyncStage:
-    """List mandates and payments while the CRM upserts run alongside.
+    """List customers, mandates and payments while the CRM upserts run alongside.
 
     Listing is bound by GoCardless's rate limit, the upserts by Zoho's concurrency cap:
     overlapping them makes the sync take about the longer of the two, not their sum. Only
     full batches go out meanwhile; each module's partial batch waits for the CRM stages, so
-    the number of upserts stays the minimum.
+    the number of upserts stays the minimum. Customers are matched to Contacts as they are
+    stored, so each goes to the CRM once, with its Contact.
     """
+    contacts = await Contacts.load(crm) if stage is SyncStage.customers else None
     page_stored = asyncio.Event()
     listing_done = False
 
@@ -278,8 +276,10 @@ async def _list_while_pushing(
 
     pusher = asyncio.create_task(push_alongside())
     try:
-        while stage in (SyncStage.mandates, SyncStage.payments):
-            stage = await list_stage(runtime, gc, installation, lease, stage, on_page=page_done)
+        while stage in _LISTING:
+            stage = await list_stage(
+                runtime, gc, installation, lease, stage, contacts=contacts, on_page=page_done
+            )
     except BaseException:
         pusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -290,54 +290,6 @@ async def _list_while_pushing(
     # Rows the pusher has in flight are not read again until it has recorded them.
     await pusher
     return stage
-
-
-async def _link_contacts(runtime: Runtime, crm: ZohoCRM, installation_id: uuid.UUID) -> None:
-    """Link customers to Contacts by email, case-insensitively; shared emails stay unlinked."""
-    contacts_by_email: dict[str, set[str]] = {}
-    async for contact in crm.iter_records(CONTACTS, ["Email"]):
-        email = str(contact.get("Email") or "").strip().lower()
-        if email:
-            contacts_by_email.setdefault(email, set()).add(str(contact["id"]))
-    ambiguous = 0
-    async with runtime.sessionmaker() as session, session.begin():
-        customers = (
-            await session.execute(
-                select(GcCustomer.id, GcCustomer.email_normalized).where(
-                    GcCustomer.installation_id == installation_id,
-                    GcCustomer.contact_id.is_(None),
-                    GcCustomer.email_normalized.is_not(None),
-                )
-            )
-        ).all()
-        links: list[dict[str, Any]] = []
-        for customer_id, customer_email in customers:
-            matches = contacts_by_email.get(customer_email or "", set())
-            if len(matches) > 1:
-                ambiguous += 1
-            elif matches:
-                links.append(
-                    {
-                        "installation_id": installation_id,
-                        "id": customer_id,
-                        "contact_id": next(iter(matches)),
-                    }
-                )
-        linked = len(links)
-        if links:
-            # Bulk UPDATE by primary key: one statement for every linked customer.
-            await session.execute(update(GcCustomer), links)
-        await session.execute(
-            update(SyncRun)
-            .where(SyncRun.installation_id == installation_id)
-            .values(contacts_linked=linked, contacts_ambiguous=ambiguous)
-        )
-    log.info(
-        "sync.contacts_linked",
-        installation_id=str(installation_id),
-        linked=linked,
-        ambiguous=ambiguous,
-    )
 
 
 async def _finish(

@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text, update
+from sqlalchemy import Table, bindparam, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.client import GoCardlessClient
 from app.adapters.gocardless.errors import GoCardlessError
-from app.adapters.gocardless.models import Page
+from app.adapters.gocardless.models import Customer, Page
+from app.adapters.zoho.crm import ZohoCRM
+from app.adapters.zoho.names import CONTACTS
 from app.models import GcCustomer, GcMandate, GcPayment, Installation, SyncRun, SyncStage
 from app.runtime import Runtime
 from app.services.crm_push import HeldLease
@@ -37,13 +41,58 @@ _LISTERS: dict[SyncStage, Callable[[GoCardlessClient, str | None], Awaitable[Pag
     SyncStage.mandates: lambda gc, after: gc.list_mandates_page(after, PAGE_SIZE),
     SyncStage.payments: lambda gc, after: gc.list_payments_page(after, PAGE_SIZE),
 }
-# Customers first (Contacts are matched to them before any is pushed), then mandates and
-# payments while the CRM pushes run alongside.
 NEXT_STAGE = {
-    SyncStage.customers: SyncStage.contacts,
+    SyncStage.customers: SyncStage.mandates,
     SyncStage.mandates: SyncStage.payments,
     SyncStage.payments: SyncStage.crm_customers,
 }
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """The CRM's Contacts by email (trimmed, lower-cased), read once before the customers
+    are listed, so each customer is linked as it is stored: before its first upsert."""
+
+    by_email: dict[str, set[str]]
+
+    @classmethod
+    async def load(cls, crm: ZohoCRM) -> Contacts:
+        by_email: dict[str, set[str]] = {}
+        async for contact in crm.iter_records(CONTACTS, ["Email"]):
+            email = str(contact.get("Email") or "").strip().lower()
+            if email:
+                by_email.setdefault(email, set()).add(str(contact["id"]))
+        return cls(by_email)
+
+    async def link(
+        self, session: AsyncSession, installation_id: uuid.UUID, customers: Sequence[Customer]
+    ) -> tuple[int, int]:
+        """Link each customer to the one Contact with its email; returns (linked, ambiguous).
+
+        Shared emails stay unlinked; a customer already linked (by a mandate request) keeps
+        its Contact.
+        """
+        links: list[dict[str, str]] = []
+        ambiguous = 0
+        for customer in customers:
+            matches = self.by_email.get((customer.email or "").strip().lower(), set())
+            if len(matches) > 1:
+                ambiguous += 1
+            elif matches:
+                links.append({"b_id": customer.id, "b_contact": next(iter(matches))})
+        if links:
+            table = cast(Table, GcCustomer.__table__)
+            await session.execute(
+                update(table)
+                .where(
+                    table.c.installation_id == installation_id,
+                    table.c.id == bindparam("b_id"),
+                    table.c.contact_id.is_(None),
+                )
+                .values(contact_id=bindparam("b_contact")),
+                links,
+            )
+        return len(links), ambiguous
 
 
 async def list_stage(
@@ -53,6 +102,7 @@ async def list_stage(
     lease: HeldLease,
     stage: SyncStage,
     *,
+    contacts: Contacts | None = None,
     on_page: Callable[[], None] = lambda: None,
 ) -> SyncStage:
     """List one resource from the stored cursor to its end; returns the next stage."""
@@ -66,7 +116,9 @@ async def list_stage(
             if page.after:
                 fetch = asyncio.create_task(_fetch_page(gc, stage, page.after))
             next_stage = stage if page.after else NEXT_STAGE[stage]
-            await _store_page(runtime, installation, lease, stage, page, fetched_at, next_stage)
+            await _store_page(
+                runtime, installation, lease, stage, page, fetched_at, next_stage, contacts
+            )
             stored += 1
             if stored in _ANALYZE_AT:
                 await analyze_mirror(runtime)
@@ -95,11 +147,19 @@ async def _store_page(
     page: Page[Any],
     fetched_at: datetime,
     next_stage: SyncStage,
+    contacts: Contacts | None,
 ) -> None:
+    counts: dict[Any, Any] = {}
     async with runtime.sessionmaker() as session, session.begin():
         await lease.keep(session)
         if stage is SyncStage.customers:
             await store_customers(session, installation.id, page.items, fetched_at)
+            if contacts is not None:
+                linked, ambiguous = await contacts.link(session, installation.id, page.items)
+                counts = {
+                    SyncRun.contacts_linked: SyncRun.contacts_linked + linked,
+                    SyncRun.contacts_ambiguous: SyncRun.contacts_ambiguous + ambiguous,
+                }
         elif stage is SyncStage.mandates:
             await store_mandates(session, installation.id, page.items, fetched_at)
         else:
@@ -119,6 +179,7 @@ async def _store_page(
                     counter: counter + len(page.items),
                     SyncRun.cursor: page.after,
                     SyncRun.stage: next_stage.value,
+                    **counts,
                 }
             )
         )
