@@ -82,7 +82,7 @@ def server(
         else:
             raise RuntimeError(f"{args} exited before it was ready")
         wait_until_listening(port, process)
-        yield details
+        yield {**details, "pid": process.pid}
     finally:
         process.terminate()
         try:
@@ -173,3 +173,31 @@ async def store_installation(
                     )
                 )
         return installation_id
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU (user + system) the given processes have used so far, from /proc (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on this machine (its backends serve our connections)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == "postgres":
+                        pids.append(int(entry))
+            except (FileNotFoundError, PermissionError):
+                continue
+    return pids
