@@ -69,13 +69,23 @@ __all__ = [
     "Seeded",
     "World",
     "assert_crm_matches_gocardless",
+    "authorize_gocardless",
+    "authorize_zoho",
     "connect",
     "crash",
+    "crm_mismatches",
+    "crm_record_count",
+    "deliver_webhooks",
     "e2e_settings",
+    "let_time_pass",
     "open_world",
     "seed_gocardless",
     "settle",
+    "start_sync",
     "sync_now",
+    "sync_run",
+    "sync_status",
+    "work_left",
 ]
 
 
