@@ -7,6 +7,7 @@ shutdown; nothing here is built at import time.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -46,6 +47,12 @@ class Runtime:
         default_factory=lambda: TTLCache(ttl_seconds=60.0)
     )
     zoho_refresh_locks: KeyedLocks = field(default_factory=KeyedLocks)
+    # Which installation an organisation's webhooks go to: at hundreds of webhooks a second the
+    # lookup took a quarter of the receiver's time. Only found routes are kept, and briefly, so
+    # a new connection is served at once and a removed one stops receiving within seconds.
+    webhook_routes: TTLCache[str, uuid.UUID] = field(
+        default_factory=lambda: TTLCache(ttl_seconds=5.0)
+    )
     # How provider clients wait between retries; tests make it instant.
     provider_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Things worth one log line an hour (e.g. events for an organisation we don't serve).

@@ -22,7 +22,6 @@ class SyncStage(StrEnum):
     customers = "customers"
     mandates = "mandates"
     payments = "payments"
-    contacts = "contacts"
     crm_customers = "crm_customers"
     crm_payments = "crm_payments"
     replay = "replay"

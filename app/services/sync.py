@@ -72,8 +72,6 @@ LEASE_TTL = timedelta(minutes=2)
 _LISTING = (SyncStage.customers, SyncStage.mandates, SyncStage.payments)
 _PROGRESS = {
     SyncStage.customers: 0.0,
-    # Contacts are matched while customers are listed; no run stops at this stage any more.
-    SyncStage.contacts: 0.1,
     SyncStage.mandates: 0.1,
     SyncStage.payments: 0.2,
     SyncStage.crm_customers: 0.6,

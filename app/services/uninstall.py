@@ -56,6 +56,10 @@ async def uninstall(session: AsyncSession, runtime: Runtime, installation: Insta
     locked.uninstalled_at = now
     await session.flush()
     runtime.audience_cache.discard_where(lambda key: key[0] == str(installation.id))
+    if gocardless is not None:
+        # Stop routing its webhooks here at once (other processes' caches expire in seconds).
+        organisation = gocardless.organisation_id
+        runtime.webhook_routes.discard_where(lambda key: key == organisation)
     log.info("installation.uninstalled", installation_id=str(installation.id))
 
 

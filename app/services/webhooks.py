@@ -8,31 +8,19 @@ from __future__ import annotations
 
 import json
 import uuid
-import weakref
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.webhooks import MalformedWebhook, parse_webhook, verify_signature
-from app.db import SessionMaker
 from app.errors import AppError, BadRequest
 from app.log import get_logger
 from app.models import GoCardlessConnection
 from app.runtime import Runtime
-from app.services.caching import TTLCache
 from app.services.inbox import enqueue, inbox_row
 
 log = get_logger("app.services.webhooks")
-
-# Which installation each organisation's events go to, per database, for a few seconds: at
-# hundreds of webhooks a second, looking it up took a quarter of the receiver's time. Only
-# found routes are kept, and briefly, so a newly connected organisation is served at once
-# and a removed connection stops receiving within ROUTE_TTL_SECONDS.
-ROUTE_TTL_SECONDS = 5.0
-_routes: weakref.WeakKeyDictionary[SessionMaker, TTLCache[str, uuid.UUID]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 class InvalidSignature(AppError):
@@ -77,9 +65,7 @@ async def _route(
     session: AsyncSession, runtime: Runtime, organisations: set[str]
 ) -> dict[str, uuid.UUID]:
     """The installation each organisation's events belong to (those we serve)."""
-    routes = _routes.get(runtime.sessionmaker)
-    if routes is None:
-        routes = _routes[runtime.sessionmaker] = TTLCache(ttl_seconds=ROUTE_TTL_SECONDS)
+    routes = runtime.webhook_routes
     found = {o: i for o in organisations if (i := routes.get(o)) is not None}
     missing = organisations - found.keys()
     if missing:
