@@ -361,9 +361,10 @@ async def _retry_later(
                     last_error=error,
                 )
             )
-    runtime.metrics.event_failures.labels("parked" if attempts >= MAX_ATTEMPTS else "retry").inc(
-        len(events)
-    )
+    parked_count = sum(1 for e in events if e.attempts + 1 >= MAX_ATTEMPTS)
+    # Counted per event: events coalesced into one fetch may be on different attempts.
+    runtime.metrics.event_failures.labels("parked").inc(parked_count)
+    runtime.metrics.event_failures.labels("retry").inc(len(events) - parked_count)
     log.warning(
         "event.processing_failed",
         installation_id=str(events[0].installation_id),
