@@ -115,7 +115,7 @@ async def _ensure_installation(
             else:
                 installation_id, api_key = await _create(session, runtime, zoho_org_id)
         zoho_link, gocardless_link = (
-            authorize_link(runtime.signer, settings.public_base_url, provider, installation_id)
+            authorize_link(runtime, provider, installation_id)
             for provider in (Provider.zoho, Provider.gocardless)
         )
     return DemoInstallation(

@@ -85,9 +85,7 @@ async def _widget_caller(
         if zoho_required:
             raise ZohoNotAuthorized(
                 "authorize Zoho CRM first",
-                authorize_url=authorize_link(
-                    runtime.signer, runtime.settings.public_base_url, Provider.zoho, installation.id
-                ),
+                authorize_url=authorize_link(runtime, Provider.zoho, installation.id),
             )
         # Until Zoho is authorized nobody can be checked; the key alone may read the status.
         return WidgetCaller(installation, user_id, None)

@@ -6,6 +6,8 @@ re-checked server-side against the CRM's users API, cached for a minute.
 
 from __future__ import annotations
 
+import uuid
+
 from app.adapters.zoho.errors import ZohoError
 from app.errors import UserNotInAudience
 from app.log import get_logger
@@ -52,3 +54,8 @@ async def _ask_crm(
     if audience is Audience.admins:
         return user.profile is not None and user.profile.name == ADMIN_PROFILE
     return user.profile is not None and user.profile.id in set(installation.profile_ids)
+
+
+def forget_audience(runtime: Runtime, installation_id: uuid.UUID) -> None:
+    """Drop cached answers after the installation's Zoho grant changes or it is removed."""
+    runtime.audience_cache.discard_where(lambda key: key[0] == str(installation_id))

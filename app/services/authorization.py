@@ -30,6 +30,7 @@ from app.models import (
     ZohoConnection,
 )
 from app.runtime import Runtime
+from app.services.audience import forget_audience
 from app.services.installations import ACTIVE_VERIFICATION_STATUS
 from app.services.links import LINK_MAX_AGE_SECONDS, LINK_PURPOSE, Provider
 from app.services.providers import StaticZohoToken, gocardless_client_for_token, zoho_crm
@@ -171,7 +172,7 @@ async def complete_zoho(
     connection.status_reason = None
     connection.authorized_at = now
     await session.flush()
-    _forget_audience(runtime, installation.id)
+    forget_audience(runtime, installation.id)
     if previous_refresh:
         # Zoho keeps only 20 refresh tokens per user; don't leave the replaced one alive.
         await _revoke_zoho_quietly(runtime, server, runtime.cipher.decrypt(previous_refresh))
@@ -274,7 +275,3 @@ async def _revoke_zoho_quietly(runtime: Runtime, accounts_server: str, refresh_t
         await runtime.zoho_accounts.revoke(accounts_server, refresh_token)
     except ZohoError as exc:
         log.warning("zoho.oauth.revoke_failed", code=exc.code)
-
-
-def _forget_audience(runtime: Runtime, installation_id: uuid.UUID) -> None:
-    runtime.audience_cache.discard_where(lambda key: key[0] == str(installation_id))

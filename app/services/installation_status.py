@@ -30,7 +30,6 @@ async def installation_status(
     session: AsyncSession, runtime: Runtime, installation: Installation
 ) -> InstallationStatusOut:
     zoho, gocardless = await load_connections(session, installation.id)
-    base = runtime.settings.public_base_url
     active = gocardless_active(gocardless)
     return InstallationStatusOut(
         installation_id=installation.id,
@@ -41,7 +40,7 @@ async def installation_status(
             connected=zoho_usable(zoho),
             org_id=zoho.org_id if zoho else None,
             status=zoho.status if zoho else "not_connected",
-            authorize_url=authorize_link(runtime.signer, base, Provider.zoho, installation.id),
+            authorize_url=authorize_link(runtime, Provider.zoho, installation.id),
         ),
         gocardless=GoCardlessStatus(
             connected=gocardless_usable(gocardless),
@@ -55,9 +54,7 @@ async def installation_status(
             inactive_reason=None
             if active or gocardless is None or gocardless.status != ConnectionStatus.connected
             else inactive_reason(gocardless.verification_status),
-            authorize_url=authorize_link(
-                runtime.signer, base, Provider.gocardless, installation.id
-            ),
+            authorize_url=authorize_link(runtime, Provider.gocardless, installation.id),
         ),
         sync=await sync_status(session, runtime, installation),
         events=await _event_counts(session, installation.id),

@@ -87,16 +87,11 @@ async def create_installation(
             f"Zoho org {zoho_org_id} already has an active installation"
         ) from None
     log.info("installation.created", installation_id=str(installation.id), org_id=zoho_org_id)
-    settings = runtime.settings
     return CreatedInstallation(
         installation=installation,
         api_key=api_key,
-        zoho_authorize_url=authorize_link(
-            runtime.signer, settings.public_base_url, Provider.zoho, installation.id
-        ),
-        gocardless_authorize_url=authorize_link(
-            runtime.signer, settings.public_base_url, Provider.gocardless, installation.id
-        ),
+        zoho_authorize_url=authorize_link(runtime, Provider.zoho, installation.id),
+        gocardless_authorize_url=authorize_link(runtime, Provider.gocardless, installation.id),
     )
 
 
@@ -146,11 +141,6 @@ async def require_gocardless(
             "authorize GoCardless first"
             if connection is None
             else "GoCardless access was revoked; authorize GoCardless again",
-            authorize_url=authorize_link(
-                runtime.signer,
-                runtime.settings.public_base_url,
-                Provider.gocardless,
-                installation.id,
-            ),
+            authorize_url=authorize_link(runtime, Provider.gocardless, installation.id),
         )
     return connection

@@ -25,6 +25,7 @@ from app.adapters.gocardless.errors import (
     GoCardlessValidationFailed,
 )
 from app.adapters.gocardless.models import Payment
+from app.adapters.zoho.crm import ZohoCRM
 from app.adapters.zoho.errors import ZohoError
 from app.errors import AppError, NotFound, ProviderError
 from app.log import get_logger
@@ -44,6 +45,7 @@ from app.services.crm_push import push_now
 from app.services.installations import require_gocardless
 from app.services.invoices import (
     USABLE_MANDATE_STATUSES,
+    Contact,
     Invoice,
     contact_customers,
     payment_out,
@@ -244,8 +246,6 @@ async def _contacts_mandate(
     contact_email: str | None,
     mandate_id: str,
 ) -> GcMandate:
-    from app.services.invoices import Contact
-
     mandate = await session.get(GcMandate, (installation_id, mandate_id))
     if mandate is None:
         fetched_at = datetime.now(UTC)
@@ -333,13 +333,10 @@ async def _create_at_gocardless(
 async def _to_crm_now(
     session: AsyncSession,
     runtime: Runtime,
-    crm: object,
+    crm: ZohoCRM,
     installation_id: uuid.UUID,
     payment_id: str,
 ) -> None:
-    from app.adapters.zoho.crm import ZohoCRM
-
-    assert isinstance(crm, ZohoCRM)
     try:
         await push_now(session, runtime, crm, installation_id, [payment_id])
     except ZohoError as exc:

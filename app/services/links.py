@@ -6,7 +6,7 @@ import uuid
 from enum import StrEnum
 from urllib.parse import urlencode
 
-from app.crypto import Signer
+from app.runtime import Runtime
 
 LINK_PURPOSE = "authorize-link"
 # Long enough for an admin who installs today and authorizes from settings next week.
@@ -18,8 +18,7 @@ class Provider(StrEnum):
     gocardless = "gocardless"
 
 
-def authorize_link(
-    signer: Signer, public_base_url: str, provider: Provider, installation_id: uuid.UUID
-) -> str:
-    token = signer.sign(LINK_PURPOSE, {"i": str(installation_id), "p": provider.value})
-    return f"{public_base_url}/oauth/{provider.value}/start?{urlencode({'link': token})}"
+def authorize_link(runtime: Runtime, provider: Provider, installation_id: uuid.UUID) -> str:
+    token = runtime.signer.sign(LINK_PURPOSE, {"i": str(installation_id), "p": provider.value})
+    base = runtime.settings.public_base_url
+    return f"{base}/oauth/{provider.value}/start?{urlencode({'link': token})}"

@@ -56,6 +56,7 @@ from app.services.installations import (
     gocardless_usable,
     load_connections,
     require_gocardless,
+    zoho_usable,
 )
 from app.services.providers import gocardless_client, zoho_crm
 from app.services.sync_listing import (
@@ -129,7 +130,7 @@ async def sync_status(
     zoho, gocardless = await load_connections(session, installation.id)
     run = await session.get(SyncRun, installation.id)
     counts = await crm_counts(session, installation.id)
-    can_start = gocardless_active(gocardless) and zoho is not None and zoho.status == "connected"
+    can_start = gocardless_active(gocardless) and zoho_usable(zoho)
     if run is None:
         return SyncStatus(
             state="not_started",

@@ -23,6 +23,7 @@ from app.models import (
     ZohoConnection,
 )
 from app.runtime import Runtime
+from app.services.audience import forget_audience
 
 log = get_logger("app.services.uninstall")
 
@@ -55,7 +56,7 @@ async def uninstall(session: AsyncSession, runtime: Runtime, installation: Insta
     locked.status = InstallationStatus.uninstalled
     locked.uninstalled_at = now
     await session.flush()
-    runtime.audience_cache.discard_where(lambda key: key[0] == str(installation.id))
+    forget_audience(runtime, installation.id)
     if gocardless is not None:
         # Stop routing its webhooks here at once (other processes' caches expire in seconds).
         organisation = gocardless.organisation_id

@@ -120,10 +120,7 @@ class ZohoTokenStore:
         return connection
 
     def _not_authorized(self) -> ZohoNotAuthorized:
-        settings = self._runtime.settings
         return ZohoNotAuthorized(
             "Zoho CRM access is missing or was revoked; authorize Zoho CRM again",
-            authorize_url=authorize_link(
-                self._runtime.signer, settings.public_base_url, Provider.zoho, self._installation_id
-            ),
+            authorize_url=authorize_link(self._runtime, Provider.zoho, self._installation_id),
         )
