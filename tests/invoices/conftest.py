@@ -82,6 +82,16 @@ def _error(status: int, type_: str, reason: str, message: str, **extra: Any) -> 
     )
 
 
+def _conflict(original_id: str) -> httpx.Response:
+    return _error(
+        409,
+        "invalid_state",
+        "idempotent_creation_conflict",
+        "A resource has already been created with this idempotency key",
+        links={"conflicting_resource_id": original_id},
+    )
+
+
 @pytest.fixture
 def apis() -> Iterator[FakeApis]:
     ids = itertools.count(1)
@@ -104,13 +114,7 @@ def apis() -> Iterator[FakeApis]:
         body = json.loads(request.content)["payments"]
         key = request.headers["idempotency-key"]
         if key in fake.keys:
-            return _error(
-                409,
-                "invalid_state",
-                "idempotent_creation_conflict",
-                "A resource has already been created with this idempotency key",
-                links={"conflicting_resource_id": fake.keys[key]},
-            )
+            return _conflict(fake.keys[key])
         mandate = fake.mandates[body["links"]["mandate"]]
         if mandate["status"] not in ("active", "pending_submission", "submitted"):
             return _error(
@@ -176,13 +180,7 @@ def apis() -> Iterator[FakeApis]:
         key = request.headers["idempotency-key"]
         body = json.loads(request.content)["billing_requests"]
         if key in fake.keys:
-            return _error(
-                409,
-                "invalid_state",
-                "idempotent_creation_conflict",
-                "conflict",
-                links={"conflicting_resource_id": fake.keys[key]},
-            )
+            return _conflict(fake.keys[key])
         request_id = f"BRQ{next(ids):06}"
         fake.billing_requests[request_id] = {
             "id": request_id,
@@ -199,13 +197,7 @@ def apis() -> Iterator[FakeApis]:
         key = request.headers["idempotency-key"]
         body = json.loads(request.content)["billing_request_flows"]
         if key in fake.keys:
-            return _error(
-                409,
-                "invalid_state",
-                "idempotent_creation_conflict",
-                "conflict",
-                links={"conflicting_resource_id": fake.keys[key]},
-            )
+            return _conflict(fake.keys[key])
         flow_id = f"BRF{next(ids):06}"
         fake.flows[flow_id] = {
             "id": flow_id,
