@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -53,6 +54,8 @@ class Runtime:
     webhook_routes: TTLCache[str, uuid.UUID] = field(
         default_factory=lambda: TTLCache(ttl_seconds=5.0)
     )
+    # What "now" is for the rules that compare against today (charge dates); tests freeze it.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # How provider clients wait between retries; tests make it instant.
     provider_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # Things worth one log line an hour (e.g. events for an organisation we don't serve).

@@ -34,9 +34,7 @@ PAGE_SIZE = 500
 SIZES = (10_000, 100_000)
 PEAK_LIMIT_MB = 100.0
 PARSE_LIMIT_MS = 20.0
-FIXTURE = (
-    Path(__file__).parents[1] / ".." / "shared" / "reference" / "gocardless" / "fixtures"
-) / "payments.json"
+FIXTURE = Path(__file__).parents[1] / "tests" / "fixtures" / "gocardless" / "payments.json"
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.migrate import upgrade_head
 from app.settings import Settings
+from tests.reference import GOCARDLESS_FIXTURES
 
 ADMIN_URL = os.environ.get(
     "TEST_ADMIN_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -20,7 +21,6 @@ ADMIN_URL = os.environ.get(
 TEST_DB = os.environ.get("TEST_DATABASE_NAME", "gocardless_zoho_test")
 TEST_DATABASE_URL = ADMIN_URL.rsplit("/", 1)[0] + f"/{TEST_DB}"
 
-SHARED_REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
 # Fixed per run so tests can build ciphers that read what the app wrote.
 ENCRYPTION_KEY = Fernet.generate_key().decode()
@@ -104,4 +104,4 @@ def settings() -> Settings:
 
 @pytest.fixture
 def fixtures_dir() -> Iterator[Path]:
-    yield SHARED_REFERENCE / "gocardless" / "fixtures"
+    yield GOCARDLESS_FIXTURES

@@ -148,7 +148,7 @@ async def create_invoice_payment(
             invoice_currency=invoice.currency,
             mandate_currency=mandate.currency,
         )
-    _check_charge_date(charge_date, mandate)
+    _check_charge_date(charge_date, mandate, today=runtime.clock().date())
     attempt = 1 + (
         await session.scalar(
             select(func.count())
@@ -270,10 +270,9 @@ async def _contacts_mandate(
     return mandate
 
 
-def _check_charge_date(charge_date: date | None, mandate: GcMandate) -> None:
+def _check_charge_date(charge_date: date | None, mandate: GcMandate, *, today: date) -> None:
     if charge_date is None:
         return
-    today = datetime.now(UTC).date()
     if charge_date < today:
         raise ChargeDateNotAllowed(f"the charge date {charge_date} is in the past")
     earliest = mandate.next_possible_charge_date

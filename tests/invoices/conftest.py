@@ -12,6 +12,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -32,6 +33,8 @@ from tests.foundation.conftest import (  # noqa: F401  (fixtures re-used here)
 )
 from tests.sync.conftest import gc_customer, gc_mandate
 
+# "Now" for the invoice rules, frozen a few days before the fakes' charge dates.
+TODAY = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 ORGANISATION = "OR000001"
 INVOICE = "4150868000000700001"
 CONTACT = "4150868000000500001"
@@ -349,11 +352,11 @@ class Ready:
 async def ready(app: FastAPI, client: httpx.AsyncClient, apis: FakeApis) -> Ready:  # noqa: F811
     """An installation with both accounts connected and the contact's customer in the mirror."""
     app.state.runtime.provider_sleep = _instant
+    # The fakes' dates (created 2026-11-30, next possible charge 2026-12-04) are "now" here.
+    app.state.runtime.clock = lambda: TODAY
     installed = await install(client, audience="all_users")
     await connect_zoho(app, installed)
     await connect_gocardless(app, installed, organisation_id=ORGANISATION)
-    from datetime import UTC, datetime
-
     from app.adapters.gocardless.models import Customer, Mandate
     from app.services.mirror import store_customers, store_mandates
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,11 +12,9 @@ import respx
 
 from app.adapters.gocardless import GoCardlessClient
 from app.adapters.http import build_http_client
+from tests.reference import GOCARDLESS_FIXTURES as FIXTURES
 
-# CI checks shared/ out beside the repository, as on a developer's machine.
-REFERENCE = Path(__file__).parents[3] / ".." / "shared" / "reference" / "gocardless"
-FIXTURES = REFERENCE / "fixtures"
-FIXTURES_EXTRA = REFERENCE / "fixtures-extra"
+FIXTURES_EXTRA = FIXTURES
 API = "https://api-sandbox.gocardless.com"
 
 

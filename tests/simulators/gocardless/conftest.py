@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,11 +14,8 @@ from app.simulators.common import DeliveryPolicy
 from app.simulators.gocardless.app import create_app
 from app.simulators.gocardless.seed import seed_organisation
 from app.simulators.gocardless.state import Organisation, SimulatorOptions, SimulatorState
+from tests.reference import GOCARDLESS_FIXTURES as FIXTURES
 
-# CI checks shared/ out beside the repository, as on a developer's machine.
-FIXTURES = (
-    Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "gocardless" / "fixtures"
-)
 # A Wednesday morning, so working-day arithmetic is easy to follow.
 START = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
 VERSION = {"GoCardless-Version": "2015-07-06"}
