@@ -32,7 +32,11 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the session commits when the route returns and *before* the answer is
+# sent, so a 2xx is only ever sent for work that is durable (GoCardless never delivers an
+# acknowledged webhook again); a failed commit becomes a 500 problem instead. Every route
+# takes its session from here, so none can answer before it commits.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def _bearer(authorization: str | None) -> str:
