@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from app.settings import ConfigurationError, Settings, load_settings
 
+SIMULATOR_PORTS = {"gocardless": 8001, "zoho": 8002}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Authlib warns about its own httpx integration on import; operators can't act on it.
@@ -35,8 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="API + webhook receiver (+ worker)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     serve.add_argument("--no-worker", action="store_true", help="do not run the worker in-process")
     serve.set_defaults(handler=_serve)
 
@@ -65,14 +69,22 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--reuse",
         action="store_true",
-        help="keep the database and installation of the last run instead of starting afresh",
+        help="keep the last run's installation (its id, API key and settings); the simulators "
+        "start afresh each run, so both authorizations, the sync and all payments are forgotten",
     )
     demo.set_defaults(handler=_demo)
 
     simulator = commands.add_parser("simulator", help="run one provider simulator alone")
     simulator.add_argument("provider", choices=["gocardless", "zoho"])
-    simulator.add_argument("--host", default="127.0.0.1")
-    simulator.add_argument("--port", type=int, required=True)
+    simulator.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)"
+    )
+    simulator.add_argument(
+        "--port",
+        type=int,
+        help=f"port (default: {SIMULATOR_PORTS['gocardless']} for gocardless, "
+        f"{SIMULATOR_PORTS['zoho']} for zoho, as in the demo)",
+    )
     simulator.set_defaults(handler=_simulator)
     return parser
 
@@ -161,14 +173,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _simulator(args: argparse.Namespace) -> int:
+    port = args.port if args.port is not None else SIMULATOR_PORTS[args.provider]
     if args.provider == "gocardless":
         from app.simulators.gocardless.server import run as run_gocardless
 
-        run_gocardless(host=args.host, port=args.port)
+        run_gocardless(host=args.host, port=port)
     else:
         from app.simulators.zoho.server import run as run_zoho
 
-        run_zoho(host=args.host, port=args.port)
+        run_zoho(host=args.host, port=port)
     return 0
 
 

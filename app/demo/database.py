@@ -1,6 +1,13 @@
 """The demo's embedded database under `.demo/`: fresh each run unless reused, migrated to
 head, holding the simulated org's installation (made through the same service the operator
-endpoint uses, audience all users)."""
+endpoint uses, audience all users).
+
+The simulators keep their accounts in memory and start afresh every run, so a reused
+database keeps only what is ours alone: the installation (id, API key, settings) and the keys
+that read it. Everything learnt from the providers (both authorizations, the sync, the mirror,
+invoice payments, mandate requests, webhook events) is forgotten, or the demo would show
+tokens, records and payments no simulator knows.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +16,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.demo.config import DatabaseKeys, DemoUrls, ProviderSecrets, demo_settings
 from app.demo.errors import DemoError
 from app.errors import InstallationExists, Unauthenticated
 from app.migrate import upgrade_head_async
-from app.models import Audience, InstallationStatus
+from app.models import ApiKey, Audience, Base, Installation, InstallationStatus, Lease
 from app.runtime import Runtime, open_runtime
 from app.services.installations import create_installation, installation_for_api_key
 from app.services.links import Provider, authorize_link
@@ -112,6 +120,7 @@ async def _ensure_installation(
                 kept = await _active_installation(session, kept_api_key, zoho_org_id)
             if kept is not None and kept_api_key is not None:
                 installation_id, api_key = kept, kept_api_key
+                await _forget_provider_data(session, installation_id)
             else:
                 installation_id, api_key = await _create(session, runtime, zoho_org_id)
         zoho_link, gocardless_link = (
@@ -137,6 +146,17 @@ async def _active_installation(
     if installation.status != InstallationStatus.active or installation.zoho_org_id != zoho_org_id:
         return None
     return installation.id
+
+
+# Ours alone, so kept by `--reuse`; every other table holds what the providers told us.
+_KEPT_TABLES = {Installation.__tablename__, ApiKey.__tablename__}
+
+
+async def _forget_provider_data(session: AsyncSession, installation_id: uuid.UUID) -> None:
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name not in _KEPT_TABLES and "installation_id" in table.c:
+            await session.execute(delete(table).where(table.c.installation_id == installation_id))
+    await session.execute(delete(Lease))
 
 
 async def _create(

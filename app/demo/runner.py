@@ -15,6 +15,7 @@ from types import FrameType
 
 from app.demo.config import DemoUrls, ProviderSecrets
 from app.demo.database import DATA_DIR_NAME, DataDir, open_database
+from app.demo.lock import demo_lock
 from app.demo.pages import DemoSite, demo_router
 from app.demo.serving import BackgroundServer, PortRequest, base_url, bind_port
 from app.demo.world import World, build_world
@@ -44,14 +45,16 @@ def run_demo(options: DemoOptions) -> int:
     # uvicorn would print one "running on <url>" per server, and Alembic a line per revision.
     for noisy in ("uvicorn.error", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    data = DataDir(options.data_dir.resolve())
     with ExitStack() as cleanup:
+        # First, so a second demo here never touches this folder's database or ports.
+        cleanup.enter_context(demo_lock(data.path))
         service_sock, gocardless_sock, zoho_sock = (
             cleanup.enter_context(bind_port(request)) for request in _port_requests(options)
         )
         urls = DemoUrls(base_url(service_sock), base_url(gocardless_sock), base_url(zoho_sock))
         provider = ProviderSecrets.generate()
         world = build_world(urls, provider)
-        data = DataDir(options.data_dir.resolve())
         settings, installation = asyncio.run(
             open_database(data, urls, provider, world.zoho_org_id, reuse=options.reuse)
         )

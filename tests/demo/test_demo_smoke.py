@@ -154,3 +154,24 @@ def test_ctrl_c_stops_every_server(demo: RunningDemo) -> None:
     for url in (demo.url, f"{zoho_base.group(1)}/_sim/crm"):
         with pytest.raises(httpx.ConnectError):
             httpx.get(url, timeout=2.0)
+
+
+def test_a_second_demo_in_the_same_folder_leaves_the_first_alone(
+    demo: RunningDemo, tmp_path: Path
+) -> None:
+    database = tmp_path / ".demo" / "demo.sqlite3"
+    before = database.stat().st_ino
+    second = subprocess.run(
+        [str(CONSOLE_SCRIPT), "demo", *ANY_FREE_PORTS],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=False,
+    )
+    assert second.returncode != 0
+    assert f"another demo is running here (pid {demo.process.pid})" in second.stderr
+    assert database.stat().st_ino == before
+    # The first demo still answers from its database.
+    assert httpx.get(demo.url, timeout=10.0).status_code == 200
+    assert demo.process.poll() is None, demo.output()
