@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
 
+from babel.numbers import format_currency
+
 
 class MoneyError(ValueError):
     """An amount, currency or scheme we cannot turn into a valid GoCardless amount."""
@@ -100,6 +102,11 @@ def from_minor_units(minor: int, currency: str) -> Decimal:
     exponent = currency_exponent(currency)
     digits = tuple(int(d) for d in str(abs(minor)))
     return Decimal((int(minor < 0), digits, -exponent))
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """`Decimal("300")`, GBP → "£300.00": how the widget (the browser's Intl) writes it."""
+    return format_currency(amount, currency, locale="en")
 
 
 def _as_decimal(amount: Decimal | str) -> Decimal:

@@ -36,6 +36,8 @@ from app.simulators.zoho.seed import seed_org
 GOCARDLESS_SEED = 20260105
 BULK_CUSTOMERS = 30
 WIDGET_REDIRECT_PATH = "/demo/widget"
+# What both consent pages call the application asking for access.
+APP_NAME = "GoCardless for Zoho CRM (demo)"
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,10 @@ def build_world(urls: DemoUrls, provider: ProviderSecrets) -> World:
     )
     zoho_org = seed_org(zoho, company_name="Zylker Traders").org
     zoho.accounts.register_client(
-        ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, f"{urls.service}/oauth/zoho/callback"
+        ZOHO_CLIENT_ID,
+        ZOHO_CLIENT_SECRET,
+        f"{urls.service}/oauth/zoho/callback",
+        name=APP_NAME,
     )
     users = sorted(
         (
@@ -194,7 +199,7 @@ def _gocardless(urls: DemoUrls, provider: ProviderSecrets) -> SimulatorState:
         GOCARDLESS_CLIENT_ID,
         provider.gocardless_client_secret,
         f"{urls.service}/oauth/gocardless/callback",
-        name="GoCardless for Zoho CRM (demo)",
+        name=APP_NAME,
     )
     state.add_webhook_endpoint(
         f"{urls.service}/webhooks/gocardless", provider.gocardless_webhook_secret

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment
 from app.money import from_minor_units
 from app.runtime import Runtime
+from app.services.mirror import META_INVOICE_NUMBER
 
 BATCH = 100
 NAME_LIMIT = 120
@@ -68,6 +69,8 @@ class PaymentFields(Protocol):
     @property
     def reference(self) -> str | None: ...
     @property
+    def gc_metadata(self) -> dict[str, Any]: ...
+    @property
     def amount(self) -> int: ...
     @property
     def currency(self) -> str: ...
@@ -109,9 +112,19 @@ def customer_record(customer: CustomerFields) -> dict[str, Any]:
     return record
 
 
+def payment_name(payment: PaymentFields) -> str:
+    """One rule for every scheme: the invoice number of a payment made from a CRM invoice
+    (Bacs carries no reference, SEPA carries the number as its reference: both show the
+    number), else the payment's reference, else its id."""
+    number = (payment.gc_metadata or {}).get(META_INVOICE_NUMBER)
+    return (
+        (number if isinstance(number, str) and number else None) or payment.reference or payment.id
+    )
+
+
 def payment_record(payment: PaymentFields, customer_record_id: str | None) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "Name": (payment.reference or payment.id)[:NAME_LIMIT],
+        "Name": payment_name(payment)[:NAME_LIMIT],
         "GoCardless_Payment_ID": payment.id,
         "Amount": from_minor_units(payment.amount, payment.currency),
         "Currency": payment.currency,

@@ -54,6 +54,7 @@ from app.services.invoices import (
 )
 from app.services.mirror import (
     META_INVOICE_ID,
+    META_INVOICE_NUMBER,
     META_ORG_ID,
     store_customers,
     store_mandates,
@@ -65,7 +66,6 @@ log = get_logger("app.services.invoice_payments")
 
 # A payment in one of these states no longer collects the invoice: a new one may be made.
 CLOSED_PAYMENT_STATUSES = frozenset({"cancelled", "failed", "customer_approval_denied"})
-META_INVOICE_NUMBER = "zoho_invoice_number"
 # Where GoCardless lets a merchant set the bank-statement reference, and how long it may be
 # (API-FACTS §10). Bacs needs a paid plan and PAD/Faster Payments allow none: left unset.
 REFERENCE_LIMITS = {

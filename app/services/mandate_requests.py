@@ -30,6 +30,7 @@ from app.models import (
     MandateRequestStatus,
     ZohoConnection,
 )
+from app.money import format_money
 from app.runtime import Runtime
 from app.schemas.invoices import MandateRequestOut
 from app.services.installations import require_gocardless
@@ -191,6 +192,13 @@ async def _renew_flow(
     request.flows_created += 1
 
 
+# Inline, as mail clients drop style sheets: the link looks and works like a button.
+_BUTTON_STYLE = (
+    "display:inline-block;padding:10px 18px;background:#1d6fb8;color:#ffffff;"
+    "border-radius:4px;text-decoration:none;font-weight:600"
+)
+
+
 async def _send_link(
     crm: ZohoCRM,
     connection: GoCardlessConnection,
@@ -201,17 +209,18 @@ async def _send_link(
 ) -> None:
     merchant = connection.creditor_name or "us"
     number = invoice.number or invoice.id
-    amount = f"{invoice.total:,.2f} {invoice.currency}"
+    amount = format_money(invoice.total, invoice.currency)
     subject = f"Set up a Direct Debit to pay invoice {number}"
+    href = html.escape(link, quote=True)
     content = (
         f"<p>Hello {html.escape(contact.name or '')},</p>"
         f"<p>{html.escape(merchant)} would like to collect invoice "
         f"<strong>{html.escape(number)}</strong> for <strong>{html.escape(amount)}</strong> "
         "by Direct Debit through GoCardless.</p>"
-        f'<p><a href="{html.escape(link, quote=True)}">Set up your Direct Debit</a> '
-        "(it takes about two minutes; your bank details go to GoCardless, not to us).</p>"
-        f"<p>If the button does not work, copy this address into your browser:<br>"
-        f"{html.escape(link)}</p>"
+        f'<p><a href="{href}" style="{_BUTTON_STYLE}">Set up your Direct Debit</a></p>'
+        "<p>It takes about two minutes; your bank details go to GoCardless, not to us.</p>"
+        "<p>If the button does not work, copy this address into your browser:<br>"
+        f'<a href="{href}">{html.escape(link)}</a></p>'
         f"<p>Thank you,<br>{html.escape(merchant)}</p>"
     )
     try:

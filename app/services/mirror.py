@@ -18,6 +18,7 @@ from app.money import UnknownScheme, scheme_currency
 # Metadata keys we put on payments and billing requests we create (GoCardless allows 3).
 META_INVOICE_ID = "zoho_invoice_id"
 META_ORG_ID = "zoho_org_id"
+META_INVOICE_NUMBER = "zoho_invoice_number"
 
 
 def _crm_queue(table: Any, fields: Sequence[str], excluded: Any) -> dict[str, Any]:

@@ -134,7 +134,10 @@ def _expected_payment(merchant: Organisation, payment: Payment, view: CrmView) -
     mandate = merchant.mandates.get(payment.mandate)
     customer_record = view.customers.get(mandate.customer) if mandate else None
     return {
-        "Name": (payment.reference or payment.id)[:NAME_LIMIT],
+        # The contract's rule: the invoice number of an invoice's payment, else reference, else id.
+        "Name": (
+            payment.metadata.get("zoho_invoice_number") or payment.reference or payment.id
+        )[:NAME_LIMIT],
         # Both simulated currencies have two decimals.
         "Amount": Decimal(payment.amount) / 100,
         "Currency": payment.currency,

@@ -80,11 +80,36 @@ def _form(
         + "<label for='currency'>Account currency</label>"
         f"<select id='currency' name='currency'>{choices}</select>"
         + field("account_holder_name", "Account holder name", values.get("account_holder_name"))
-        + field("sort_code", "Sort code (GBP)", values.get("sort_code"))
-        + field("account_number", "Account number (GBP)", values.get("account_number"))
-        + field("iban", "IBAN (EUR)", values.get("iban"))
+        + "".join(_bank_fields(c, values, shown=c == (chosen or currencies[0])) for c in currencies)
         + "<button type='submit'>Set up Direct Debit</button></form>"
         + exit_link
+        + (_SHOW_CHOSEN_BANK_FIELDS if len(currencies) > 1 else "")
+    )
+
+
+# The bank details each currency's scheme asks for (Bacs: sort code and account number;
+# SEPA: IBAN); the form offers only those of the currencies the payer can choose.
+BANK_FIELDS = {
+    "GBP": (("sort_code", "Sort code"), ("account_number", "Account number")),
+    "EUR": (("iban", "IBAN"),),
+}
+# With several currencies on offer, only the chosen one's bank fields are shown.
+_SHOW_CHOSEN_BANK_FIELDS = (
+    "<script>const pick=document.getElementById('currency');"
+    "function showBank(){for(const f of document.querySelectorAll('fieldset[data-currency]'))"
+    "f.hidden=f.dataset.currency!==pick.value;}"
+    "pick.addEventListener('change',showBank);showBank();</script>"
+)
+
+
+def _bank_fields(currency: str, values: dict[str, str], *, shown: bool) -> str:
+    inputs = "".join(
+        field(name, label, values.get(name)) for name, label in BANK_FIELDS.get(currency, ())
+    )
+    hidden_attr = "" if shown else " hidden"
+    return (
+        f"<fieldset data-currency='{escape(currency)}'{hidden_attr}>"
+        f"<legend>Bank account in {escape(currency)}</legend>{inputs}</fieldset>"
     )
 
 

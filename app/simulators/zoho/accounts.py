@@ -31,6 +31,8 @@ class OAuthClient:
     client_id: str
     client_secret: str
     redirect_uri: str
+    # What the consent page calls the application, as the API console's client name.
+    name: str = "Zoho API client"
 
 
 @dataclass
@@ -81,8 +83,13 @@ class Accounts:
     def now(self) -> float:
         return self.options.clock()
 
-    def register_client(self, client_id: str, client_secret: str, redirect_uri: str) -> None:
-        self.clients[client_id] = OAuthClient(client_id, client_secret, redirect_uri)
+    def register_client(
+        self, client_id: str, client_secret: str, redirect_uri: str, name: str | None = None
+    ) -> None:
+        client = OAuthClient(client_id, client_secret, redirect_uri)
+        if name:
+            client.name = name
+        self.clients[client_id] = client
 
     def issue_code(
         self,

@@ -5,29 +5,53 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import urlencode
 
+from app.simulators.zoho.schema import custom_module_names
 from app.simulators.zoho.state import Mail, Org
 
 _STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}"
-    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;"
-    "text-align:left;vertical-align:top}button{padding:.4rem .9rem;margin-right:.5rem}"
-    ".sim{color:#888;font-size:.8rem}"
+    "body{font-family:system-ui,sans-serif;margin:1.5rem auto;padding:0 1rem;max-width:64rem;"
+    "color:#222}table{border-collapse:collapse;max-width:100%}"
+    "td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}"
+    "table.record th{width:14rem;background:#f6f6f6}"
+    "button{padding:.4rem .9rem;margin-right:.5rem}.sim{color:#888;font-size:.8rem}"
+    ".scroll{overflow-x:auto}nav{margin-bottom:1rem}nav a{margin-right:1rem}"
+    ".mail{border:1px solid #ccc;border-radius:6px;padding:.8rem 1rem;margin:1rem 0}"
+    ".mail dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0 0 .8rem}"
+    ".mail dt{color:#555}.mail dd{margin:0;overflow-wrap:anywhere}"
+    ".mail iframe{width:100%;height:18rem;border:1px solid #eee;box-sizing:border-box}"
 )
 
 
 def page(title: str, body: str) -> str:
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body>{body}"
         "<p class='sim'>Zoho simulator - offline stand-in, not a Zoho service.</p></body></html>"
     )
+
+
+def crm_nav(org: Org) -> str:
+    """The CRM's module tabs: what the extension writes is one click from the invoices."""
+    customers, payments = custom_module_names(org.namespace)
+    links = (
+        ("/_sim/crm", "Invoices"),
+        ("/_sim/crm/modules/Contacts", "Contacts"),
+        (f"/_sim/crm/modules/{customers}", "GoCardless Customers"),
+        (f"/_sim/crm/modules/{payments}", "GoCardless Payments"),
+        ("/_sim/outbox", "Outbox"),
+    )
+    items = "".join(f"<a href='{escape(url)}'>{escape(label)}</a>" for url, label in links)
+    company = f"<span class='sim'>{escape(org.company_name)}</span>"
+    return f"<nav aria-label='CRM modules'>{items} {company}</nav>"
 
 
 def accounts_error(message: str) -> str:
     return page("Zoho Accounts", f"<h1>Zoho Accounts</h1><p>{escape(message)}</p>")
 
 
-def consent(*, client_id: str, scopes: list[str], orgs: list[Org], hidden: dict[str, str]) -> str:
+def consent(*, client_name: str, scopes: list[str], orgs: list[Org], hidden: dict[str, str]) -> str:
     options = "".join(
         f"<option value='{escape(org.id)}:{escape(user.id)}'>"
         f"{escape(org.company_name)} ({escape(org.location)}) - {escape(user.full_name)}, "
@@ -42,7 +66,7 @@ def consent(*, client_id: str, scopes: list[str], orgs: list[Org], hidden: dict[
     scope_items = "".join(f"<li><code>{escape(s)}</code></li>" for s in scopes)
     return page(
         "Authorize application",
-        f"<h1>Authorize {escape(client_id)}</h1><p>This application asks for:</p>"
+        f"<h1>Authorize {escape(client_name)}</h1><p>This application asks for:</p>"
         f"<ul>{scope_items}</ul><form method='post' action='/oauth/v2/auth'>{fields}"
         f"<label>CRM organization and user <select name='account'>{options}</select></label>"
         "<p><button name='decision' value='approve'>Accept</button>"
@@ -53,23 +77,29 @@ def consent(*, client_id: str, scopes: list[str], orgs: list[Org], hidden: dict[
 def _mail_body(mail: Mail) -> str:
     """The mail rendered in a sandboxed frame, so its HTML cannot touch this page."""
     html = mail.content if mail.mail_format == "html" else f"<pre>{escape(mail.content)}</pre>"
-    return f"<iframe sandbox srcdoc='{escape(html)}' style='width:28rem;height:8rem'></iframe>"
+    return f"<iframe sandbox title='Content' srcdoc='{escape(html)}'></iframe>"
+
+
+def _mail(mail: Mail) -> str:
+    """One mail as a card as wide as the page: headers above, the content below."""
+    to = ", ".join(t.get("email", "") for t in mail.to)
+    headers = (
+        ("Subject", mail.subject),
+        ("From", mail.from_.get("email", "")),
+        ("To", to),
+        ("Sent", mail.sent_at),
+        ("Record", f"{mail.module} {mail.record_id}"),
+    )
+    items = "".join(f"<dt>{name}</dt><dd>{escape(value)}</dd>" for name, value in headers)
+    return f"<article class='mail'><dl>{items}</dl>{_mail_body(mail)}</article>"
 
 
 def outbox(mails: list[Mail]) -> str:
-    rows = "".join(
-        f"<tr><td>{escape(m.sent_at)}</td><td>{escape(m.from_.get('email', ''))}</td>"
-        f"<td>{escape(', '.join(t.get('email', '') for t in m.to))}</td>"
-        f"<td>{escape(m.subject)}</td><td>{escape(m.module)} {escape(m.record_id)}</td>"
-        f"<td>{_mail_body(m)}</td></tr>"
-        for m in reversed(mails)
-    )
+    cards = "".join(_mail(m) for m in reversed(mails)) or "<p>No mail sent yet.</p>"
     return page(
         "Outbox",
-        "<h1>Outbox</h1><p>Mail sent through the CRM send-mail action "
-        "(<a href='/_sim/outbox.json'>JSON</a>).</p>"
-        "<table><tr><th>Sent</th><th>From</th><th>To</th><th>Subject</th><th>Record</th>"
-        f"<th>Content</th></tr>{rows}</table>",
+        "<h1>Outbox</h1><p>Mail sent through the CRM send-mail action, newest first "
+        f"(<a href='/_sim/outbox.json'>JSON</a>).</p>{cards}",
     )
 
 
@@ -83,9 +113,10 @@ def crm_invoices(rows: list[tuple[Org, dict[str, str]]]) -> str:
         f"<td>{escape(org.company_name)}</td></tr>"
         for org, inv in rows
     )
+    nav = crm_nav(rows[0][0]) if rows else ""
     return page(
         "CRM - Invoices",
-        "<h1>Invoices</h1><table><tr><th>Number</th><th>Subject</th><th>Contact</th>"
+        f"{nav}<h1>Invoices</h1><table><tr><th>Number</th><th>Subject</th><th>Contact</th>"
         f"<th>Total</th><th>Organization</th></tr>{body}</table>",
     )
 
@@ -119,8 +150,7 @@ def crm_invoice(org: Org, invoice: dict[str, str], user_id: str, widget_url: str
     )
     return page(
         f"Invoice {invoice.get('Invoice_Number', '')}",
-        f"<p><a href='/_sim/crm'>All invoices</a> - {escape(org.company_name)}</p>"
-        f"<p>Signed in as: {users}</p>"
+        f"{crm_nav(org)}<p>Signed in as: {users}</p>"
         f"<h1>Invoice {escape(invoice.get('Invoice_Number') or '')}</h1><table>"
         f"<tr><th>Subject</th><td>{escape(invoice['Subject'])}</td></tr>"
         f"<tr><th>Contact</th><td>{escape(invoice.get('contact') or '-')}</td></tr>"

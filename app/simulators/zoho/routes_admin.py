@@ -33,6 +33,7 @@ class ClientRequest(BaseModel):
     client_id: str
     client_secret: str
     redirect_uri: str
+    name: str | None = None  # shown on the consent page
 
 
 class TokenRequest(BaseModel):
@@ -109,7 +110,7 @@ async def list_orgs(state: StateDep) -> list[dict[str, Any]]:
 
 @router.post("/oauth/clients", status_code=201)
 async def register_client(state: StateDep, body: ClientRequest) -> dict[str, str]:
-    state.accounts.register_client(body.client_id, body.client_secret, body.redirect_uri)
+    state.accounts.register_client(body.client_id, body.client_secret, body.redirect_uri, body.name)
     return {"client_id": body.client_id, "redirect_uri": body.redirect_uri}
 
 

@@ -1,5 +1,7 @@
 """Simulated CRM screens for the demo: the invoice list and an Invoice page whose buttons
-open the product's widget, plus the catch-all that answers unknown CRM URLs as Zoho does."""
+open the product's widget, list and record views of every other module (the extension's
+GoCardless Customers and Payments among them), plus the catch-all that answers unknown CRM
+URLs as Zoho does."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 from starlette.responses import HTMLResponse
 
-from app.simulators.zoho import pages
+from app.simulators.zoho import pages, record_pages
 from app.simulators.zoho.deps import get_state
 from app.simulators.zoho.errors import invalid_url_pattern
 from app.simulators.zoho.state import Org, ZohoSimState
-from app.simulators.zoho.store import Record
+from app.simulators.zoho.store import ModuleStore, Record
 
 router = APIRouter()
 StateDep = Annotated[ZohoSimState, Depends(get_state)]
@@ -53,6 +55,32 @@ async def invoice_page(state: StateDep, invoice_id: str, user_id: str | None = N
     if user is None or user.status != "active":
         raise HTTPException(404, "no such active user in this org")
     return pages.crm_invoice(org, _invoice_view(org, record), user.id, state.options.widget_url)
+
+
+def _module_store(state: ZohoSimState, module: str) -> tuple[Org, ModuleStore]:
+    """The first org holding the module: the demo runs one org."""
+    for org in state.orgs.values():
+        store = org.store(module)
+        if store is not None:
+            return org, store
+    raise HTTPException(404, "no such module")
+
+
+@router.get("/_sim/crm/modules/{module}", response_class=HTMLResponse)
+async def module_list(state: StateDep, module: str, page: int = 1) -> str:
+    org, store = _module_store(state, module)
+    return record_pages.module_list(org, store, page)
+
+
+@router.get("/_sim/crm/modules/{module}/{record_id}", response_class=HTMLResponse)
+async def record_page(state: StateDep, module: str, record_id: str) -> str:
+    found = state.find_record(module, record_id)
+    if found is None:
+        raise HTTPException(404, "no such record")
+    org, record = found
+    store = org.store(module)
+    assert store is not None  # find_record found the record in it
+    return record_pages.record_view(org, store, record)
 
 
 @router.api_route(

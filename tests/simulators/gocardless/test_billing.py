@@ -241,3 +241,21 @@ async def test_payer_chooses_the_currency_when_none_is_given(sim: Sim) -> None:
     assert done.status_code == 303
     fulfilled = (await sim.client.get(f"/billing_requests/{request['id']}")).json()
     assert fulfilled["billing_requests"]["mandate_request"]["currency"] == "GBP"
+
+
+async def _form_page(sim: Sim, **mandate_request: Any) -> str:
+    request = await new_request(sim, **mandate_request)
+    flow = await new_flow(sim, request["id"])
+    page = await sim.client.get(flow["authorisation_url"])
+    assert page.status_code == 200
+    return page.text
+
+
+async def test_the_form_asks_only_for_the_bank_details_of_the_currencies_on_offer(
+    sim: Sim,
+) -> None:
+    gbp = await _form_page(sim, currency="GBP")
+    assert "name='sort_code'" in gbp and "name='account_number'" in gbp
+    assert "IBAN" not in gbp and "name='iban'" not in gbp
+    eur = await _form_page(sim, currency="EUR")
+    assert "name='iban'" in eur and "Sort code" not in eur
