@@ -130,14 +130,16 @@ def payment_mismatches(merchant: Organisation, view: CrmView) -> list[str]:
     return problems
 
 
+def _payment_name(payment: Payment) -> str:
+    return payment.metadata.get("zoho_invoice_number") or payment.reference or payment.id
+
+
 def _expected_payment(merchant: Organisation, payment: Payment, view: CrmView) -> dict[str, Any]:
     mandate = merchant.mandates.get(payment.mandate)
     customer_record = view.customers.get(mandate.customer) if mandate else None
     return {
-        # The contract's rule: the invoice number of an invoice's payment, else reference, else id.
-        "Name": (
-            payment.metadata.get("zoho_invoice_number") or payment.reference or payment.id
-        )[:NAME_LIMIT],
+        # One rule: an invoice's payment is named by its number, else reference, else id.
+        "Name": _payment_name(payment)[:NAME_LIMIT],
         # Both simulated currencies have two decimals.
         "Amount": Decimal(payment.amount) / 100,
         "Currency": payment.currency,
