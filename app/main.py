@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -45,7 +45,9 @@ def create_app(
     engine: AsyncEngine | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     run_worker: bool = False,
+    site: APIRouter | None = None,
 ) -> FastAPI:
+    """`site`: routes that come before ours (the demo's start page answers `/`)."""
     metrics = Metrics()
 
     @asynccontextmanager
@@ -80,6 +82,8 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    if site is not None:
+        app.include_router(site)
     app.include_router(health.router)
     app.include_router(installations.router)
     app.include_router(oauth.router)

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import structlog
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.metrics import Metrics
@@ -29,6 +30,7 @@ class RequestContextMiddleware:
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         status = 500
         started = time.perf_counter()
+        root_path = str(scope.get("root_path", ""))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -45,8 +47,22 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                # Label by route template, not raw path, so ids don't explode cardinality.
-                route = str(getattr(scope.get("route"), "path", "unmatched"))
+                route = _route_template(scope, root_path)
                 method = scope["method"]
                 self.metrics.requests.labels(route, method, str(status)).inc()
                 self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
+
+
+def _route_template(scope: Scope, root_path: str) -> str:
+    """The matched route's template, not the raw path, so ids don't explode cardinality.
+
+    FastAPI names the route it matched in the scope, but not a mount (the widget's static
+    files): a mount shows as the root path it added, labelled `<mount>/{path}`.
+    """
+    route = scope.get("route")
+    if route is not None and not isinstance(route, Mount):
+        return str(getattr(route, "path", "unmatched"))
+    mounted = str(scope.get("root_path", ""))
+    if mounted != root_path and mounted.startswith(root_path):
+        return f"{mounted.removeprefix(root_path)}/{{path}}"
+    return "unmatched"

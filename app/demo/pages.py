@@ -1,5 +1,5 @@
-"""The demo's two routes on our service: the start page, and the hop from the simulated
-CRM's buttons to the widget.
+"""The demo's routes on our service: the start page (also where `/` leads), and the hop from
+the simulated CRM's buttons to the widget.
 
 The CRM simulator appends its query (invoice, user, action) to the widget address, which would
 land after a `#api_key=` fragment and be lost; so its buttons point here, and this answer
@@ -68,6 +68,11 @@ def demo_router(site: DemoSite) -> APIRouter:
                 "admin_settings_url": site.settings_url(site.world.admin_user_id),
             },
         )
+
+    @router.get("/")
+    async def root() -> RedirectResponse:
+        # The first address a person types leads to the journey.
+        return RedirectResponse(START_PATH, status_code=302)
 
     @router.get(WIDGET_REDIRECT_PATH)
     async def widget(request: Request) -> RedirectResponse:

@@ -59,8 +59,7 @@ def run_demo(options: DemoOptions) -> int:
             open_database(data, urls, provider, world.zoho_org_id, reuse=options.reuse)
         )
         site = DemoSite(urls, world, installation, data.database)
-        service = create_app(settings, run_worker=True)
-        service.include_router(demo_router(site))
+        service = create_app(settings, run_worker=True, site=demo_router(site))
         servers = [
             BackgroundServer(
                 "GoCardless simulator", create_gocardless_app(world.gocardless), gocardless_sock

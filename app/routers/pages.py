@@ -1,13 +1,31 @@
-"""Small HTML pages for people outside the CRM (the mandate-setup thank-you page)."""
+"""Small HTML pages for people outside the CRM: the root page, the favicon and the
+mandate-setup thank-you page."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from pathlib import Path
 
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from app import __version__
 from app.routers.oauth import templates
 
 router = APIRouter(tags=["pages"])
+
+FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.ico"
+_CACHED = {"Cache-Control": "public, max-age=86400"}
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def root(request: Request) -> HTMLResponse:
+    """The first address a person types: what this is, and where the docs and health are."""
+    return templates.TemplateResponse(request, "root.html", {"version": __version__})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> FileResponse:
+    return FileResponse(FAVICON, media_type="image/x-icon", headers=_CACHED)
 
 
 @router.get(

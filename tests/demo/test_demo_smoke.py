@@ -106,6 +106,11 @@ def test_install_authorize_sync_over_http(demo: RunningDemo) -> None:
     split = urlsplit(_href(page, "crm-invoices"))
     zoho_base = f"{split.scheme}://{split.netloc}"
     service = f"{urlsplit(demo.url).scheme}://{urlsplit(demo.url).netloc}"
+    # The first address a person types leads to the start page; every server has an icon.
+    root = client.get(f"{service}/")
+    assert root.status_code == 302 and root.headers["location"] == "/demo"
+    for base in (service, zoho_base):
+        assert client.get(f"{base}/favicon.ico").status_code == 200
 
     zoho = _approve(client, _href(page, "authorize-zoho"), ("account", f":{user_id}"))
     assert zoho.status_code == 200 and "connected" in zoho.text, demo.output()

@@ -36,6 +36,28 @@ async def test_healthz_readyz_metrics(client: httpx.AsyncClient) -> None:
     assert 'http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
 
 
+async def test_the_widget_files_are_counted_under_one_route_template(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/widget/app/widget.html")).status_code == 200
+    assert (await client.get("/widget/app/css/widget.css")).status_code == 200
+    metrics = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/widget/{path}",status="200"} 2.0' in metrics
+    assert 'route="unmatched"' not in metrics
+
+
+async def test_the_root_is_a_page_for_people_with_the_docs_and_health(
+    client: httpx.AsyncClient,
+) -> None:
+    root = await client.get("/")
+    assert root.status_code == 200 and root.headers["content-type"].startswith("text/html")
+    for link in ("/docs", "/healthz", "/readyz", "/metrics"):
+        assert f'href="{link}"' in root.text
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
 async def test_readyz_fails_without_database() -> None:
     settings = make_settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
     app = create_app(settings)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 
 from app.simulators.common import FaultMiddleware
+from app.simulators.common.favicon import favicon_router
 from app.simulators.gocardless import (
     admin,
     api_billing,
@@ -29,7 +30,7 @@ from app.simulators.gocardless.http import (
 from app.simulators.gocardless.state import SimulatorOptions, SimulatorState
 
 # Faults hit the API and the token exchange, never our admin API or the pages a person uses.
-FAULT_EXEMPT = ("/_sim", "/billing/static", "/oauth/authorize")
+FAULT_EXEMPT = ("/_sim", "/billing/static", "/oauth/authorize", "/favicon.ico")
 
 
 def create_app(state: SimulatorState | None = None, **options: Any) -> FastAPI:
@@ -51,6 +52,7 @@ def create_app(state: SimulatorState | None = None, **options: Any) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.simulator = sim
+    app.include_router(favicon_router("gocardless.ico"))
     for module in (api_core, api_payments, api_billing, api_events, oauth, flow_pages, admin):
         app.include_router(module.router, include_in_schema=module is admin)
     app.add_exception_handler(GoCardlessError, handle_gocardless_error)

@@ -22,7 +22,7 @@ from app.simulators.gocardless.state import AccessToken, Organisation, Simulator
 
 API_VERSION = "2015-07-06"
 # Paths that are not the REST API: our admin API, OAuth Connect and the hosted pages.
-NON_API_PREFIXES = ("/_sim", "/oauth", "/billing/static")
+NON_API_PREFIXES = ("/_sim", "/oauth", "/billing/static", "/favicon.ico")
 
 
 def is_api_path(path: str) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from app.simulators.common.favicon import favicon_router
 from app.simulators.zoho.errors import ZohoApiError, render_api_error
 from app.simulators.zoho.options import ZohoSimOptions
 from app.simulators.zoho.routes_accounts import router as accounts_router
@@ -38,6 +39,7 @@ def create_app(state: ZohoSimState | None = None, **options: Any) -> FastAPI:
     )
     app.state.zoho_sim = state
     app.add_exception_handler(ZohoApiError, render_api_error)
+    app.include_router(favicon_router("zoho.ico"))
     app.include_router(accounts_router)
     app.include_router(meta_router)
     app.include_router(mail_router)

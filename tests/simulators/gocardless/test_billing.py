@@ -259,3 +259,9 @@ async def test_the_form_asks_only_for_the_bank_details_of_the_currencies_on_offe
     assert "IBAN" not in gbp and "name='iban'" not in gbp
     eur = await _form_page(sim, currency="EUR")
     assert "name='iban'" in eur and "Sort code" not in eur
+
+
+async def test_the_simulator_has_a_favicon(sim: Sim) -> None:
+    icon = await sim.client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert "ratelimit-limit" not in icon.headers  # not an API call

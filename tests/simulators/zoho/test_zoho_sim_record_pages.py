@@ -103,3 +103,8 @@ async def test_the_consent_page_names_the_application(sim: Sim) -> None:
         },
     )
     assert "<h1>Authorize Zoho API client</h1>" in unnamed.text
+
+
+async def test_the_simulator_has_a_favicon(sim: Sim) -> None:
+    icon = await sim.http.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
