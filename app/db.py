@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -14,18 +15,39 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from app.errors import AppError
+
 SessionMaker = async_sessionmaker[AsyncSession]
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 30.0
+) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         # The demo's embedded file: one writer at a time, foreign keys on.
         engine = create_async_engine(database_url, poolclass=NullPool, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        database_url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=True,
     )
+
+
+def create_unpooled_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The same database without a pool: each session opens and closes its own connection.
+
+    For the rare writes that must commit whatever happens to the request that needs them
+    (a Zoho token refresh) and so cannot share its transaction: taking a second connection
+    from the request pool while holding one is how a burst of requests drains the pool and
+    waits on itself until every one of them times out.
+    """
+    if engine.dialect.name == "sqlite":
+        return engine
+    return create_async_engine(engine.url, poolclass=NullPool)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -39,15 +61,34 @@ def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+@asynccontextmanager
 async def session_scope(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
-    """Commit on success, roll back on error; services only flush."""
+    """Commit on success, roll back on error; services only flush.
+
+    An error raised with `keeping_changes()` commits too: it refuses the request but keeps
+    what the request learned (a payment's status GoCardless just reported), in the request's
+    one connection rather than a second one.
+    """
     async with sessionmaker() as session:
         try:
             yield session
             await session.commit()
+        except AppError as exc:
+            if exc.keeps_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
         except BaseException:
             await session.rollback()
             raise
 
 
-__all__ = ["Engine", "SessionMaker", "create_engine", "create_sessionmaker", "session_scope"]
+__all__ = [
+    "Engine",
+    "SessionMaker",
+    "create_engine",
+    "create_sessionmaker",
+    "create_unpooled_engine",
+    "session_scope",
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -18,6 +18,12 @@ class AppError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        self.keeps_changes = False
+
+    def keeping_changes(self) -> Self:
+        """The request's transaction still commits: what it learned on the way stays true."""
+        self.keeps_changes = True
+        return self
 
     def problem(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -22,7 +22,7 @@ from app.adapters.http import build_http_client
 from app.adapters.zoho.accounts import DEFAULT_SCOPES, ZohoAccounts
 from app.adapters.zoho.limits import OrgLimiters
 from app.crypto import Signer, TokenCipher
-from app.db import SessionMaker, create_engine, create_sessionmaker
+from app.db import SessionMaker, create_engine, create_sessionmaker, create_unpooled_engine
 from app.metrics import Metrics
 from app.migrate import head_revision
 from app.services.caching import TTLCache
@@ -35,6 +35,8 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: SessionMaker
+    # Sessions outside the pool, for writes a request needs committed on their own (see db.py).
+    unpooled_sessionmaker: SessionMaker
     http: httpx.AsyncClient
     cipher: TokenCipher
     signer: Signer
@@ -73,13 +75,20 @@ async def open_runtime(
     metrics: Metrics | None = None,
 ) -> AsyncIterator[Runtime]:
     own_engine = engine is None
-    engine = engine or create_engine(settings.database_url)
+    engine = engine or create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
+    unpooled = create_unpooled_engine(engine)
     http = build_http_client(transport=transport)
     base = settings.public_base_url
     runtime = Runtime(
         settings=settings,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
+        unpooled_sessionmaker=create_sessionmaker(unpooled),
         http=http,
         cipher=TokenCipher(settings.encryption_keys),
         signer=Signer(settings.secret_key),
@@ -106,5 +115,7 @@ async def open_runtime(
         yield runtime
     finally:
         await http.aclose()
+        if unpooled is not engine:
+            await unpooled.dispose()
         if own_engine:
             await engine.dispose()

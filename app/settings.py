@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    # Connections per process: at most size + overflow (see README "Sizing the pool"). A
+    # request holds one connection at most, so these bound concurrent requests, not deadlock.
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    # How long a request waits for a free connection before it fails with a 500.
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     public_base_url: str = "http://localhost:8000"
     secret_key: SecretStr
     encryption_keys: Annotated[list[SecretStr], NoDecode]

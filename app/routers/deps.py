@@ -28,7 +28,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(runtime.sessionmaker):
+    async with session_scope(runtime.sessionmaker) as session:
         yield session
 
 

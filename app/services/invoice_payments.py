@@ -381,12 +381,11 @@ async def cancel_invoice_payment(
     current = await gc.get_payment(payment_id)
     fetched_at = datetime.now(UTC)
     if current.status != "pending_submission":
+        await store_payments(
+            session, installation.id, [current], fetched_at, zoho_org_id=installation.zoho_org_id
+        )
         # Kept although the request fails: the popup should show what GoCardless just said.
-        async with runtime.sessionmaker() as own, own.begin():
-            await store_payments(
-                own, installation.id, [current], fetched_at, zoho_org_id=installation.zoho_org_id
-            )
-        raise not_cancellable(current)
+        raise not_cancellable(current).keeping_changes()
     try:
         cancelled = await gc.cancel_payment(
             payment_id, metadata={"cancelled_by_zoho_user": user_id}

@@ -24,7 +24,7 @@ def zoho_crm(
         runtime.http,
         # ZOHO_API_URL wins so tests and the simulator can stand in for every data centre.
         api_base=settings.zoho_api_url or api_domain or connection.api_domain,
-        tokens=tokens or ZohoTokenStore(runtime, connection.installation_id),
+        tokens=tokens or ZohoTokenStore(runtime, connection.installation_id, connection),
         names=ZohoNames(settings.zoho_namespace),
         limiter=runtime.zoho_limiters.for_org(connection.org_id),
         triggers=settings.zoho_crm_triggers,

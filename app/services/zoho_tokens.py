@@ -29,16 +29,26 @@ REFRESH_MARGIN = timedelta(minutes=5)
 class ZohoTokenStore:
     """The `ZohoTokenSource` the CRM adapter asks for tokens."""
 
-    def __init__(self, runtime: Runtime, installation_id: uuid.UUID) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        installation_id: uuid.UUID,
+        connection: ZohoConnection | None = None,
+    ) -> None:
         self._runtime = runtime
         self._installation_id = installation_id
         self._cached: tuple[str, datetime] | None = None
+        # The row the caller already read: its token serves without another connection.
+        if connection is not None and connection.status == ConnectionStatus.connected:
+            self._usable_token(connection, datetime.now(UTC))
 
     async def access_token(self) -> str:
         now = datetime.now(UTC)
         if self._cached and self._cached[1] - REFRESH_MARGIN > now:
             return self._cached[0]
-        async with self._runtime.sessionmaker() as session:
+        # Outside the request pool: a request holding a pooled connection never waits for a
+        # second one (see db.create_unpooled_engine); this runs about once an hour per org.
+        async with self._runtime.unpooled_sessionmaker() as session:
             connection = self._connected(await session.get(ZohoConnection, self._installation_id))
             token = self._usable_token(connection, now)
         if token is not None:
@@ -52,7 +62,7 @@ class ZohoTokenStore:
         runtime = self._runtime
         async with (
             runtime.zoho_refresh_locks.hold(self._installation_id),
-            runtime.sessionmaker() as session,
+            runtime.unpooled_sessionmaker() as session,
             session.begin(),
         ):
             connection = self._connected(
