@@ -43,28 +43,31 @@ class ZohoTokenStore:
             self._usable_token(connection, datetime.now(UTC))
 
     async def access_token(self) -> str:
-        now = datetime.now(UTC)
-        if self._cached and self._cached[1] - REFRESH_MARGIN > now:
-            return self._cached[0]
-        # Outside the request pool: a request holding a pooled connection never waits for a
-        # second one (see db.create_unpooled_engine); this runs about once an hour per org.
-        async with self._runtime.unpooled_sessionmaker() as session:
-            connection = self._connected(await session.get(ZohoConnection, self._installation_id))
-            token = self._usable_token(connection, now)
-        if token is not None:
-            return token
-        return await self._refresh(stale=None)
+        return self._fresh_cached(stale=None) or await self._refresh(stale=None)
 
     async def refreshed_access_token(self, stale: str) -> str:
         return await self._refresh(stale=stale)
 
+    def _fresh_cached(self, *, stale: str | None) -> str | None:
+        if self._cached is None or self._cached[0] == stale:
+            return None
+        token, expires_at = self._cached
+        return token if expires_at - REFRESH_MARGIN > datetime.now(UTC) else None
+
     async def _refresh(self, *, stale: str | None) -> str:
         runtime = self._runtime
-        async with (
-            runtime.zoho_refresh_locks.hold(self._installation_id),
-            runtime.unpooled_sessionmaker() as session,
-            session.begin(),
-        ):
+        # One look at a time per installation in this process, on a short-lived connection
+        # outside the request pool (see db.create_unpooled_engine): a request holding a
+        # pooled connection never waits for a second one, and a burst of requests opens one
+        # connection at a time. It happens about once an hour per org.
+        async with runtime.zoho_refresh_locks.hold(self._installation_id):
+            if (cached := self._fresh_cached(stale=stale)) is not None:
+                return cached
+            return await self._refresh_locked(stale=stale)
+
+    async def _refresh_locked(self, *, stale: str | None) -> str:
+        runtime = self._runtime
+        async with runtime.unpooled_sessionmaker() as session, session.begin():
             connection = self._connected(
                 await session.scalar(
                     select(ZohoConnection)
