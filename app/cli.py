@@ -9,6 +9,7 @@ import sys
 import uuid
 import warnings
 from collections.abc import Sequence
+from types import FrameType
 
 from app.settings import ConfigurationError, Settings, load_settings
 
@@ -92,13 +93,32 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.jobs.worker import STOP_GRACE_SECONDS
     from app.log import configure_logging
     from app.main import create_app
 
     settings = load_settings()
     configure_logging(json=settings.log_json, level=settings.log_level)
     app = create_app(settings, run_worker=not args.no_worker)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, proxy_headers=True)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # The worker stops alongside the requests in flight, not after them.
+            runtime = getattr(app.state, "runtime", None)
+            if runtime is not None:
+                asyncio.get_event_loop().call_soon_threadsafe(runtime.stopping.set)
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        proxy_headers=True,
+        # Requests in flight get as long as the worker's jobs do: a stop ends within 10 s.
+        timeout_graceful_shutdown=int(STOP_GRACE_SECONDS),
+    )
+    Server(config).run()
     return 0
 
 
@@ -115,12 +135,19 @@ async def _run_worker_until_signalled(settings: Settings) -> None:
     from app.jobs.worker import run_worker
     from app.runtime import open_runtime
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     async with open_runtime(settings) as runtime:
-        await run_worker(runtime, stop)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, runtime.stopping.set)
+        if settings.worker_metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            start_http_server(
+                settings.worker_metrics_port,
+                addr=settings.worker_metrics_host,
+                registry=runtime.metrics.registry,
+            )
+        await run_worker(runtime)
 
 
 def _migrate(_args: argparse.Namespace) -> int:
@@ -147,7 +174,7 @@ def _replay_events(args: argparse.Namespace) -> int:
 
 async def _replay(settings: Settings, installation: uuid.UUID | None) -> int:
     from app.runtime import open_runtime
-    from app.services.event_processing import replay_failed
+    from app.services.events import replay_failed
 
     async with open_runtime(settings) as runtime:
         return await replay_failed(runtime, installation)

@@ -59,12 +59,11 @@ def create_app(
             if not run_worker:
                 yield
                 return
-            stop = asyncio.Event()
-            worker = asyncio.create_task(worker_loop(runtime, stop), name="worker")
+            worker = asyncio.create_task(worker_loop(runtime), name="worker")
             try:
                 yield
             finally:
-                stop.set()
+                runtime.stopping.set()
                 await worker
 
     app = FastAPI(

@@ -45,10 +45,26 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        # Read from the database at each scrape (services.events.backlog).
         self.inbox_depth = Gauge(
             "gocardless_inbox_depth",
-            "Events waiting in the inbox, by status.",
+            "Events in the inbox by status: pending (waiting or in work), failed (parked).",
             ["status"],
+            registry=self.registry,
+        )
+        self.inbox_oldest_pending = Gauge(
+            "gocardless_inbox_oldest_pending_seconds",
+            "Age of the oldest pending event: how far processing lags behind.",
+            registry=self.registry,
+        )
+        self.inbox_retrying = Gauge(
+            "gocardless_inbox_retrying",
+            "Pending events that already failed at least once.",
+            registry=self.registry,
+        )
+        self.inbox_claimed = Gauge(
+            "gocardless_inbox_claimed",
+            "Pending events a worker is processing now.",
             registry=self.registry,
         )
         self.events_processed = Counter(

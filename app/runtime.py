@@ -27,6 +27,7 @@ from app.metrics import Metrics
 from app.migrate import head_revision
 from app.services.caching import TTLCache
 from app.services.locks import KeyedLocks
+from app.services.ownership import Owner
 from app.settings import Settings
 
 
@@ -37,6 +38,8 @@ class Runtime:
     sessionmaker: SessionMaker
     # Sessions outside the pool, for writes a request needs committed on their own (see db.py).
     unpooled_sessionmaker: SessionMaker
+    # This process as the holder of inbox claims and job leases (see services.ownership).
+    owner: Owner
     http: httpx.AsyncClient
     cipher: TokenCipher
     signer: Signer
@@ -56,6 +59,8 @@ class Runtime:
     webhook_routes: TTLCache[str, uuid.UUID] = field(
         default_factory=lambda: TTLCache(ttl_seconds=5.0)
     )
+    # Set when the process shuts down: jobs stop at their next step (see jobs/worker.py).
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # What "now" is for the rules that compare against today (charge dates); tests freeze it.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # How provider clients wait between retries; tests make it instant.
@@ -89,6 +94,7 @@ async def open_runtime(
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         unpooled_sessionmaker=create_sessionmaker(unpooled),
+        owner=Owner(unpooled),
         http=http,
         cipher=TokenCipher(settings.encryption_keys),
         signer=Signer(settings.secret_key),
@@ -114,6 +120,7 @@ async def open_runtime(
     try:
         yield runtime
     finally:
+        await runtime.owner.close()
         await http.aclose()
         if unpooled is not engine:
             await unpooled.dispose()

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     # Origins allowed to call the API from a browser: the widget served by Zoho (zet pack
     # upload) is on Zoho's domain; the widget served under /widget needs none.
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Inbox resources processed side by side, and the most time one may take before it uses
+    # up an attempt and waits its turn again (so none holds up the others).
+    inbox_concurrency: int = Field(default=8, ge=1)
+    event_timeout_seconds: float = Field(default=20.0, gt=0)
+    # A standalone `worker` serves its own /metrics here when set (`serve` has /metrics).
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
     # How often missed webhooks are looked for in GoCardless's event list.
     catch_up_interval_seconds: float = 300.0
 

@@ -1,7 +1,13 @@
 """The background worker: inbox processing, Sync Now, CRM pushes, catch-up, housekeeping.
 
 Several workers may run against one database: inbox rows are claimed with SKIP LOCKED and
-per-installation jobs hold leases, so each piece of work has one owner at a time.
+per-installation jobs hold leases, so each piece of work has one owner at a time; a dead
+owner's work is taken over at once (see services.ownership).
+
+Stopping (SIGTERM) sets `runtime.stopping`: jobs end at their next step (between events,
+between Sync Now pages and CRM batches), whatever still runs after STOP_GRACE_SECONDS is
+cancelled (every step is a transaction, so nothing half-done stays), and the claims and
+leases still held are given back, so another worker resumes from the stored progress.
 """
 
 from __future__ import annotations
@@ -11,19 +17,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.log import get_logger
-from app.models import EventStatus, InboxEvent, OAuthState
+from app.models import EventStatus, InboxEvent, Lease, OAuthState
 from app.runtime import Runtime
 from app.services.catch_up import catch_up_all
 from app.services.crm_scheduler import push_changes
-from app.services.event_processing import process_due_events
+from app.services.events import process_due_events
 from app.services.sync import due_syncs, run_sync
 
 log = get_logger("app.jobs.worker")
 
 PROCESSED_EVENT_RETENTION = timedelta(days=30)
+# How long jobs get to reach their next step after a stop before they are cancelled; with
+# uvicorn's own grace for requests (the same) a stop ends well within 10 s.
+STOP_GRACE_SECONDS = 4.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ async def heal_missed_webhooks(runtime: Runtime) -> bool:
 
 
 async def housekeeping(runtime: Runtime) -> bool:
-    """Keep the tables small and the inbox-depth gauge current."""
+    """Keep the tables small and the inbox gauges current (a worker's own /metrics)."""
     now = datetime.now(UTC)
     async with runtime.sessionmaker() as session, session.begin():
         await session.execute(
@@ -66,20 +76,23 @@ async def housekeeping(runtime: Runtime) -> bool:
                 InboxEvent.processed_at < now - PROCESSED_EVENT_RETENTION,
             )
         )
-        depth = dict(
-            (
-                await session.execute(
-                    select(InboxEvent.status, func.count())
-                    .where(
-                        InboxEvent.status.in_([EventStatus.pending.value, EventStatus.failed.value])
-                    )
-                    .group_by(InboxEvent.status)
-                )
-            ).all()
-        )
-    for status in (EventStatus.pending, EventStatus.failed):
-        runtime.metrics.inbox_depth.labels(status.value).set(depth.get(status.value, 0))
     return False
+
+
+async def release_held_work(runtime: Runtime) -> None:
+    """Give back the events and leases this process still holds, then its owner key."""
+    owner = runtime.owner.current
+    if owner is not None:
+        try:
+            async with runtime.sessionmaker() as session, session.begin():
+                await session.execute(
+                    update(InboxEvent).where(InboxEvent.claimed_by == owner).values(claimed_by=None)
+                )
+                await session.execute(delete(Lease).where(Lease.owner == owner))
+        except SQLAlchemyError:
+            # Closing the owner's connection below frees them for the other workers anyway.
+            log.warning("worker.release_failed", exc_info=True)
+    await runtime.owner.close()
 
 
 def default_jobs(catch_up_seconds: float) -> tuple[PeriodicJob, ...]:
@@ -92,16 +105,26 @@ def default_jobs(catch_up_seconds: float) -> tuple[PeriodicJob, ...]:
     )
 
 
-async def run_worker(
-    runtime: Runtime, stop: asyncio.Event, jobs: tuple[PeriodicJob, ...] | None = None
-) -> None:
+async def run_worker(runtime: Runtime, jobs: tuple[PeriodicJob, ...] | None = None) -> None:
+    """Run the jobs until `runtime.stopping` is set, then stop them and give back their work."""
     jobs = jobs or default_jobs(runtime.settings.catch_up_interval_seconds)
     log.info("worker.started", jobs=[job.name for job in jobs])
-    await asyncio.gather(*(_every(runtime, stop, job) for job in jobs))
+    tasks = [asyncio.create_task(_every(runtime, job), name=f"job.{job.name}") for job in jobs]
+    try:
+        await runtime.stopping.wait()
+        _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+        if late:
+            log.info("worker.cancelling", jobs=[task.get_name() for task in late])
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await release_held_work(runtime)
     log.info("worker.stopped")
 
 
-async def _every(runtime: Runtime, stop: asyncio.Event, job: PeriodicJob) -> None:
+async def _every(runtime: Runtime, job: PeriodicJob) -> None:
+    stop = runtime.stopping
     while not stop.is_set():
         busy = False
         try:

@@ -46,7 +46,8 @@ class InboxEvent(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(16), default=EventStatus.pending)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The owner key of the live process working on it (see services.ownership).
+    claimed_by: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

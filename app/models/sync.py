@@ -53,10 +53,9 @@ class SyncRun(Timestamps, Base):
 
 
 class Lease(Base):
-    """A named, expiring claim on a job (`sync:<id>`, `crm:<id>`); expiry heals a crashed worker."""
+    """A named claim on a job (`sync:<id>`, `crm:<id>`), held while its owner process lives."""
 
     __tablename__ = "leases"
 
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
-    owner: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    owner: Mapped[int] = mapped_column(Integer)

@@ -8,8 +8,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.log import get_logger
 from app.migrate import at_head
 from app.routers.deps import RuntimeDep
+from app.services.events.backlog import observe_inbox
+
+log = get_logger("app.routers.health")
 
 router = APIRouter(tags=["operations"])
 
@@ -38,4 +42,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(runtime: RuntimeDep) -> Response:
+    try:
+        await observe_inbox(runtime)
+    except (SQLAlchemyError, OSError):
+        log.warning("metrics.inbox_unavailable")  # the process's own series still go out
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

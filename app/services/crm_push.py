@@ -9,11 +9,10 @@ pending with a growing retry delay, so nothing is lost.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -28,7 +27,6 @@ from app.adapters.zoho.names import CUSTOMERS, ID_FIELDS, PAYMENTS
 from app.log import get_logger
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment
 from app.runtime import Runtime
-from app.services import leases
 from app.services.crm_batches import (
     BATCH,
     Batch,
@@ -38,37 +36,11 @@ from app.services.crm_batches import (
     payment_batch,
     payment_record,
 )
+from app.services.leases import HeldLease
 
 log = get_logger("app.services.crm_push")
 
 MAX_RETRY_DELAY = timedelta(minutes=10)
-
-
-class LeaseLost(Exception):
-    """Another worker took over the job (our lease ran out): stop without touching it."""
-
-
-@dataclass
-class HeldLease:
-    """The caller's lease on the job, renewed as batches are recorded, so a long push
-    (hundreds of thousands of rows) keeps it.
-
-    Renewed at most every quarter of its time to live: never near expiry while work goes
-    on, and a worker that stalled past it finds out at its next write.
-    """
-
-    name: str
-    ttl: timedelta
-    renewed_at: float = field(default_factory=time.monotonic)
-
-    async def keep(self, session: AsyncSession) -> None:
-        """Renew in `session` if due; raise LeaseLost if another worker holds it now."""
-        now = time.monotonic()
-        if now - self.renewed_at < self.ttl.total_seconds() / 4:
-            return
-        if not await leases.renew(session, self.name, self.ttl):
-            raise LeaseLost(f"lost the lease {self.name} to another worker")
-        self.renewed_at = now
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select, union
 
@@ -26,7 +26,6 @@ from app.services.providers import zoho_crm
 
 log = get_logger("app.services.crm_scheduler")
 
-LEASE_TTL = timedelta(minutes=5)
 # Per tick and installation, so one busy org cannot starve the others.
 MAX_BATCHES = 20
 
@@ -58,8 +57,11 @@ async def installations_with_changes(runtime: Runtime) -> list[uuid.UUID]:
 async def push_changes(runtime: Runtime) -> PushTally:
     total = PushTally()
     for installation_id in await installations_with_changes(runtime):
+        if runtime.stopping.is_set():
+            break
         lease = f"crm:{installation_id}"
-        if not await leases.acquire(runtime.sessionmaker, lease, LEASE_TTL):
+        owner = await leases.acquire(runtime, lease)
+        if owner is None:
             continue
         try:
             async with runtime.sessionmaker() as session:
@@ -72,5 +74,5 @@ async def push_changes(runtime: Runtime) -> PushTally:
         except (ZohoError, AppError) as exc:
             log.warning("crm.push_failed", installation_id=str(installation_id), error=str(exc))
         finally:
-            await leases.release(runtime.sessionmaker, lease)
+            await leases.release(runtime, lease, owner)
     return total

@@ -1,49 +1,74 @@
-"""Named, expiring leases in the database: one worker per job, healed when a worker dies."""
+"""Named leases on jobs (`sync:<id>`, `crm:<id>`): one live process per job at a time.
+
+A lease is held by its owner for as long as the owner lives (see `ownership`): no expiry to
+renew, and a dead owner's lease is free at once.
+"""
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
-from datetime import UTC, datetime, timedelta
+import asyncio
+from dataclasses import dataclass
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import SessionMaker
 from app.models import Lease
-
-# One id per process; a worker's tasks share it, which is fine: each holds different names.
-WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+from app.runtime import Runtime
 
 
-async def acquire(
-    sessionmaker: SessionMaker, name: str, ttl: timedelta, owner: str = WORKER_ID
-) -> bool:
-    """Take `name` if it is free, expired, or already ours; committed at once."""
-    now = datetime.now(UTC)
-    async with sessionmaker() as session, session.begin():
-        statement = insert(Lease).values(name=name, owner=owner, expires_at=now + ttl)
+async def acquire(runtime: Runtime, name: str) -> int | None:
+    """Take `name` if it is free, its owner is dead, or it is already ours; committed at once.
+
+    Returns the owner key it is held under, or None if another live process holds it.
+    """
+    owner = await runtime.owner.key()
+    async with runtime.sessionmaker() as session, session.begin():
+        statement = insert(Lease).values(name=name, owner=owner)
         statement = statement.on_conflict_do_update(
             index_elements=[Lease.name],
-            set_={"owner": owner, "expires_at": now + ttl},
-            where=(Lease.expires_at < now) | (Lease.owner == owner),
+            set_={"owner": owner},
+            where=(Lease.owner == owner) | ~runtime.owner.alive(Lease.owner),
         )
         result = await session.execute(statement.returning(Lease.owner))
-        return result.scalar_one_or_none() == owner
+        return owner if result.scalar_one_or_none() == owner else None
 
 
-async def renew(session: AsyncSession, name: str, ttl: timedelta, owner: str = WORKER_ID) -> bool:
-    result = await session.execute(
-        update(Lease)
-        .where(Lease.name == name, Lease.owner == owner)
-        .values(expires_at=datetime.now(UTC) + ttl)
-        .returning(Lease.name)
+async def held(session: AsyncSession, name: str, owner: int) -> bool:
+    """Whether `owner` still holds `name`; the row stays locked until `session` commits, so
+    nobody takes it over between this check and the writes that rely on it."""
+    found = await session.scalar(
+        select(Lease.owner).where(Lease.name == name).with_for_update(read=True)
     )
-    return result.scalar_one_or_none() is not None
+    return found == owner
 
 
-async def release(sessionmaker: SessionMaker, name: str, owner: str = WORKER_ID) -> None:
-    async with sessionmaker() as session, session.begin():
+async def release(runtime: Runtime, name: str, owner: int) -> None:
+    async with runtime.sessionmaker() as session, session.begin():
         await session.execute(delete(Lease).where(Lease.name == name, Lease.owner == owner))
+
+
+class LeaseLost(Exception):
+    """Another process holds the job now (ours lost its connection, so it counted as dead),
+    or this process is stopping: stop without touching the job; what is stored resumes it."""
+
+
+class Stopping(LeaseLost):
+    """This process is shutting down: the job stops at its next step and resumes elsewhere."""
+
+
+@dataclass(frozen=True)
+class HeldLease:
+    """The caller's lease on a job, checked in each transaction that records its progress."""
+
+    name: str
+    owner: int
+    stopping: asyncio.Event
+
+    async def keep(self, session: AsyncSession) -> None:
+        """Raise LeaseLost unless we may write this step; the lease row stays locked by
+        `session` until it commits, so the check holds for the writes after it."""
+        if self.stopping.is_set():
+            raise Stopping(f"stopping: {self.name} resumes from its stored progress")
+        if not await held(session, self.name, self.owner):
+            raise LeaseLost(f"lost the lease {self.name} to another worker")

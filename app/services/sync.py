@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -44,13 +44,7 @@ from app.runtime import Runtime
 from app.schemas.installations import SyncStatus
 from app.services import leases
 from app.services.authorization import inactive_reason
-from app.services.crm_push import (
-    HeldLease,
-    LeaseLost,
-    crm_counts,
-    push_customers,
-    push_payments,
-)
+from app.services.crm_push import crm_counts, push_customers, push_payments
 from app.services.installations import (
     gocardless_active,
     gocardless_usable,
@@ -58,6 +52,7 @@ from app.services.installations import (
     require_gocardless,
     zoho_usable,
 )
+from app.services.leases import HeldLease, LeaseLost, Stopping
 from app.services.providers import gocardless_client, zoho_crm
 from app.services.sync_listing import (
     Contacts,
@@ -69,7 +64,6 @@ from app.services.sync_listing import (
 
 log = get_logger("app.services.sync")
 
-LEASE_TTL = timedelta(minutes=2)
 _LISTING = (SyncStage.customers, SyncStage.mandates, SyncStage.payments)
 _PROGRESS = {
     SyncStage.customers: 0.0,
@@ -184,13 +178,18 @@ async def due_syncs(runtime: Runtime) -> list[uuid.UUID]:
 
 async def run_sync(runtime: Runtime, installation_id: uuid.UUID) -> None:
     """Advance one installation's sync as far as it goes; safe to call from many workers."""
-    lease = f"sync:{installation_id}"
-    if not await leases.acquire(runtime.sessionmaker, lease, LEASE_TTL):
+    name = f"sync:{installation_id}"
+    owner = await leases.acquire(runtime, name)
+    if owner is None:
         return
     try:
-        await _advance(runtime, installation_id, HeldLease(lease, LEASE_TTL))
+        await _advance(runtime, installation_id, HeldLease(name, owner, runtime.stopping))
+    except Stopping:
+        # Between two pages: the stored stage and cursor resume it in the next process.
+        log.info("sync.stopped", installation_id=str(installation_id))
     except LeaseLost:
-        # Our lease ran out while we were slow; the worker holding it now carries on.
+        # Our process counted as dead for a moment (its owner connection broke) and another
+        # worker took the sync over; it carries on from the stored progress.
         log.warning("sync.lease_lost", installation_id=str(installation_id))
     except (GoCardlessError, ZohoError) as exc:
         if exc.transient:
@@ -201,7 +200,7 @@ async def run_sync(runtime: Runtime, installation_id: uuid.UUID) -> None:
     except AppError as exc:
         await _fail(runtime, installation_id, exc.detail)
     finally:
-        await leases.release(runtime.sessionmaker, lease)
+        await leases.release(runtime, name, owner)
 
 
 async def _advance(runtime: Runtime, installation_id: uuid.UUID, lease: HeldLease) -> None:

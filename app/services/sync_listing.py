@@ -26,8 +26,8 @@ from app.adapters.zoho.crm import ZohoCRM
 from app.adapters.zoho.names import CONTACTS
 from app.models import GcCustomer, GcMandate, GcPayment, Installation, SyncRun, SyncStage
 from app.runtime import Runtime
-from app.services.crm_push import HeldLease
 from app.services.inbox import enqueue_events
+from app.services.leases import HeldLease
 from app.services.mirror import store_customers, store_mandates, store_payments
 
 PAGE_SIZE = 500

@@ -29,7 +29,7 @@ from urllib.parse import urljoin
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.gocardless.pacing import PacerRegistry
@@ -319,7 +319,8 @@ async def deliver_webhooks(world: World) -> None:
 
 
 async def let_time_pass(world: World) -> None:
-    """Make every retry delay and lease of ours run out, as if minutes had passed."""
+    """Make every retry delay run out and free every lease, as if minutes had passed and the
+    workers holding them had died."""
     past = datetime.now(UTC) - timedelta(seconds=1)
     async with world.runtime.sessionmaker() as session, session.begin():
         for table in (GcCustomer, GcPayment):
@@ -331,9 +332,9 @@ async def let_time_pass(world: World) -> None:
             .where(
                 InboxEvent.status == EventStatus.pending.value, InboxEvent.next_attempt_at > past
             )
-            .values(next_attempt_at=past, claimed_until=None)
+            .values(next_attempt_at=past, claimed_by=None)
         )
-        await session.execute(update(Lease).values(expires_at=past))
+        await session.execute(delete(Lease))
 
 
 async def settle(world: World, *, rounds: int = 20) -> None:

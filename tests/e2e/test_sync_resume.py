@@ -4,16 +4,18 @@ created twice even when the CRM applied a batch whose answer we never recorded."
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
+import dataclasses
 from math import ceil
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from app.jobs.worker import drain
 from app.models import GcCustomer, GcPayment, Lease
-from app.services import leases, sync
+from app.services import leases
+from app.services.ownership import NAMESPACE, Owner
 from app.services.sync import run_sync
 from app.simulators.common import FaultConfig
 from tests.e2e.harness import (
@@ -186,24 +188,34 @@ async def test_disconnect_mid_sync_fails_it_and_reauthorizing_resumes(seeded: Wo
 
 
 async def test_a_worker_that_lost_its_lease_leaves_the_sync_to_the_new_owner(
-    seeded: World, monkeypatch: pytest.MonkeyPatch
+    seeded: World,
 ) -> None:
     world = seeded
     installed = await connect(world)
     lease = f"sync:{installed.installation_id}"
-    monkeypatch.setattr(sync, "LEASE_TTL", timedelta(seconds=0.2))
+    unpooled = create_async_engine(world.runtime.engine.url, poolclass=NullPool)
+    other_worker = dataclasses.replace(world.runtime, owner=Owner(unpooled))
 
-    async def stall_and_lose_the_lease() -> None:
-        # Our whole process stalls past its lease (a blocked event loop, a frozen VM)...
-        time.sleep(0.3)
-        # ...and another worker finds the lease expired and takes the sync over.
-        taken = await leases.acquire(
-            world.runtime.sessionmaker, lease, timedelta(hours=1), owner="other-worker"
-        )
-        assert taken
+    async def our_connection_breaks_and_another_worker_takes_over() -> None:
+        # Our owner connection is cut (a network blip, a failover): PostgreSQL drops its lock,
+        # so to everyone else our process is dead...
+        ours = world.runtime.owner.current
+        async with world.runtime.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND classid = :namespace AND objid = :key"
+                ),
+                {"namespace": NAMESPACE, "key": ours},
+            )
+        # ...and another worker takes the sync over.
+        assert await leases.acquire(other_worker, lease) is not None
 
     world.router.trip(
-        "POST", f"{ZOHO}/crm/v8/{CUSTOMERS}/upsert", nth=3, action=stall_and_lose_the_lease
+        "POST",
+        f"{ZOHO}/crm/v8/{CUSTOMERS}/upsert",
+        nth=3,
+        action=our_connection_breaks_and_another_worker_takes_over,
     )
     await start_sync(world, installed)
     await run_sync(world.runtime, installed.installation_id)
@@ -213,9 +225,58 @@ async def test_a_worker_that_lost_its_lease_leaves_the_sync_to_the_new_owner(
     assert (run.state, run.error) == ("running", None) and run.stage != "done"
     async with world.runtime.sessionmaker() as session:
         owner = await session.scalar(select(Lease.owner).where(Lease.name == lease))
-    assert owner == "other-worker"
+    assert owner == other_worker.owner.current
 
-    await let_time_pass(world)  # the other worker died too
+    await other_worker.owner.close()  # the other worker died too
+    await unpooled.dispose()
     await drain(world.runtime)
     assert (await sync_status(world, installed))["state"] == "succeeded"
+    assert_complete(world)
+
+
+async def test_a_dead_workers_sync_is_taken_over_at_once(seeded: World) -> None:
+    """No expiry to wait out: the lease is free the moment its owner's connection is gone."""
+    world = seeded
+    installed = await connect(world)
+    lease = f"sync:{installed.installation_id}"
+    unpooled = create_async_engine(world.runtime.engine.url, poolclass=NullPool)
+    crashed = dataclasses.replace(world.runtime, owner=Owner(unpooled))
+    await start_sync(world, installed)
+    assert await leases.acquire(crashed, lease) is not None
+    # While the other worker lives, its sync is its own.
+    await run_sync(world.runtime, installed.installation_id)
+    assert (await sync_run(world, installed.installation_id)).stage == "customers"
+    assert world.listings("customers") == 0
+
+    await crashed.owner.close()  # kill -9: its connection closes with the process
+    await unpooled.dispose()
+    await drain(world.runtime)
+    assert (await sync_status(world, installed))["state"] == "succeeded"
+    assert_complete(world)
+
+
+async def test_a_stop_between_pages_resumes_from_the_cursor(seeded: World) -> None:
+    world = seeded
+    installed = await connect(world)
+    lease = f"sync:{installed.installation_id}"
+
+    def stop_requested() -> None:
+        world.runtime.stopping.set()  # SIGTERM while the third payments page is listed
+
+    world.router.trip("GET", f"{GOCARDLESS}/payments", nth=3, action=stop_requested)
+    await start_sync(world, installed)
+    await run_sync(world.runtime, installed.installation_id)
+
+    run = await sync_run(world, installed.installation_id)
+    # Stopped at a page boundary: what was stored is whole pages, with their cursor.
+    assert (run.state, run.error, run.stage) == ("running", None, "payments")
+    assert run.payments_listed in (500, 1000) and run.cursor is not None
+    async with world.runtime.sessionmaker() as session:
+        assert await session.scalar(select(Lease).where(Lease.name == lease)) is None
+
+    world.runtime.stopping.clear()  # the next process
+    await drain(world.runtime)
+    assert (await sync_status(world, installed))["state"] == "succeeded"
+    # At most the pages in flight (the one being stored, the one fetched ahead) again.
+    assert world.listings("payments") <= ceil(PAYMENT_COUNT / 500) + 2
     assert_complete(world)

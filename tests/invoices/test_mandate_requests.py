@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.services.event_processing import process_due_events
+from app.services.events import process_due_events
 from tests.invoices.conftest import (
     INVOICE,
     NO_MANDATE_CONTACT,
