@@ -89,8 +89,8 @@ STORIES: dict[str, str] = {
         "the GoCardless simulator and the cancel is refused)."
     ),
     "Annual licence": (
-        "Jane Doe again, but the invoice is in EUR and her only mandate is GBP: Proceed is "
-        "refused with a currency mismatch."
+        "Jane Doe again, but the invoice is in EUR and her only mandate is GBP: the widget "
+        "shows it cannot be used before anyone clicks, and offers a setup link in EUR."
     ),
     "Consulting March": (
         "John Smith has a SEPA (EUR) mandate: Send Invoice collects €250.50 from it."
@@ -100,7 +100,9 @@ STORIES: dict[str, str] = {
         "outbox) to shared.inbox@example.com, an address Chris Shared uses too. Open the link, "
         "complete the GoCardless page, and the new mandate appears in the popup."
     ),
-    "Support plan": "Nora Noemail has no email address, so no setup link can be sent.",
+    "Support plan": (
+        "Nora Noemail has no email address, so the setup link is disabled and the widget says why."
+    ),
     "Orphan invoice": "The invoice has no contact: the widget asks you to choose one first.",
 }
 

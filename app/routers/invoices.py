@@ -96,7 +96,7 @@ async def get_invoice_mandates(
             contact=ContactOut(id=contact.id, name=contact.name, email=contact.email),
         ),
         customer=CustomerRef(id=customers[0].id) if customers else None,
-        mandates=[mandate_out(m) for m in mandates],
+        mandates=[mandate_out(m, invoice.currency) for m in mandates],
         payments=[payment_out(p) for p in payments],
         mandate_request=await pending_mandate_request(session, installation.id, invoice_id),
     )

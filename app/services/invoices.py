@@ -150,14 +150,16 @@ async def customer_mandates(
     return list((await session.scalars(query.order_by(GcMandate.gc_created_at.desc()))).all())
 
 
-def mandate_out(mandate: GcMandate) -> MandateOut:
+def mandate_out(mandate: GcMandate, invoice_currency: str) -> MandateOut:
+    """Usable: it can take payments, and in the invoice's currency (the contract's rule), so
+    the widget can say so before anyone clicks Proceed."""
     return MandateOut(
         id=mandate.id,
         scheme=mandate.scheme,
         currency=mandate.currency,
         status=mandate.status,
         reference=mandate.reference,
-        usable=mandate.status in USABLE_MANDATE_STATUSES,
+        usable=mandate.status in USABLE_MANDATE_STATUSES and mandate.currency == invoice_currency,
         next_possible_charge_date=mandate.next_possible_charge_date,
     )
 

@@ -29,7 +29,8 @@ async def test_popup_lists_the_contacts_mandates(
     }
     assert body["customer"] == {"id": "CU0001"}
     usable = {m["id"]: (m["currency"], m["usable"]) for m in body["mandates"]}
-    assert usable == {"MD0001": ("GBP", True), "MDEUR1": ("EUR", True), "MDDEAD": ("GBP", False)}
+    # Usable means active and in the invoice's currency (GBP): the EUR mandate cannot pay it.
+    assert usable == {"MD0001": ("GBP", True), "MDEUR1": ("EUR", False), "MDDEAD": ("GBP", False)}
     assert body["payments"] == [] and body["mandate_request"] is None
 
 

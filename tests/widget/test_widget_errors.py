@@ -33,13 +33,15 @@ ZOHO_AUTHORIZE = "http://service.test/oauth/zoho/start?link=signed"
                 "currency_mismatch",
                 "The invoice is in GBP but the mandate collects EUR (SEPA Core).",
             ),
-            "The currencies do not match",
-            "The invoice is in GBP but the mandate collects EUR (SEPA Core).",
+            "This mandate collects another currency",
+            "An invoice can only be collected from a mandate in its own currency. Email the "
+            "customer a link to set up a mandate in the invoice's currency instead.",
         ),
         (
             problem(409, "mandate_not_usable", "Mandate MD0001AAAA is cancelled."),
-            "This mandate cannot be used",
-            "Mandate MD0001AAAA is cancelled.",
+            "This mandate can no longer collect payments",
+            "It may have been cancelled or have expired. Choose another mandate, or email the "
+            "customer a link to set up a new one.",
         ),
         (
             problem(404, "not_found", "No such mandate for this invoice's contact."),
@@ -84,8 +86,8 @@ def test_gocardless_not_authorized_links_to_its_authorize_url(
     page.get_by_role("button", name="Proceed").click()
 
     alert = page.get_by_role("alert")
-    expect(alert.get_by_role("heading", name="GoCardless is not authorized yet")).to_be_visible()
-    expect(alert).to_contain_text("Authorize GoCardless first.")
+    expect(alert.get_by_role("heading", name="GoCardless is not connected yet")).to_be_visible()
+    expect(alert).to_contain_text("A CRM administrator needs to connect the GoCardless account")
     link = alert.get_by_role("link", name="Authorize GoCardless")
     expect(link).to_have_attribute("href", GC_AUTHORIZE)
     expect(link).to_have_attribute("target", "_blank")
@@ -122,7 +124,7 @@ def test_an_authorize_url_that_is_not_http_is_not_made_a_link(
         ),
     )
     page.goto(invoice_url(widget_url))
-    expect(page.get_by_role("alert")).to_contain_text("Authorize GoCardless first.")
+    expect(page.get_by_role("alert")).to_contain_text("GoCardless is not connected yet")
     expect(page.get_by_role("link")).to_have_count(0)
 
 
@@ -143,7 +145,7 @@ def test_a_user_outside_the_audience_is_told_clearly(
     expect(
         alert.get_by_role("heading", name="You are not allowed to use GoCardless for Zoho CRM")
     ).to_be_visible()
-    expect(alert).to_contain_text("installed for administrators only")
+    expect(alert).to_contain_text("Ask them to add your profile.")
     expect(page.locator("form.mandates")).to_have_count(0)
     snapshot("10-not-in-audience")
     assert api.requests[0].headers["x-zoho-user-id"] == USER_ID
@@ -154,10 +156,11 @@ def test_a_rejected_api_key_is_explained(page: Page, api: FakeApi, widget_url: s
     page.goto(invoice_url(widget_url))
     alert = page.get_by_role("alert")
     expect(
-        alert.get_by_role("heading", name="The extension's API key was not accepted")
+        alert.get_by_role("heading", name="GoCardless could not confirm who you are")
     ).to_be_visible()
-    expect(alert).to_contain_text("The API key is not valid.")
-    expect(alert).to_contain_text("Ask a CRM administrator")
+    # Words for a bookkeeper, with the next step; never "API key".
+    expect(alert).to_contain_text("Close this window and open it again from the CRM.")
+    expect(alert).not_to_contain_text("API key")
 
 
 def test_a_network_failure_offers_a_retry_that_loads_the_invoice(
@@ -220,9 +223,29 @@ def test_a_payment_that_can_no_longer_be_cancelled_says_why(
     expect(alert).to_contain_text("The payment is already submitted to the bank.")
 
 
-def test_a_contact_without_email_cannot_get_a_setup_link(
+def test_a_contact_without_email_is_told_before_any_click(
     page: Page, api: FakeApi, widget_url: str
 ) -> None:
+    nora = overview([])
+    nora["invoice"]["contact"] = {
+        "id": "4150868000000500009",
+        "name": "Nora Noemail",
+        "email": None,
+    }
+    api.on("GET", MANDATES_PATH, ok(nora))
+    page.goto(invoice_url(widget_url))
+    send = page.get_by_role("button", name="Send setup link (GBP)")
+    expect(send).to_be_disabled()
+    expect(page.locator("#no-email")).to_have_text(
+        "Nora Noemail has no email address in the CRM, so a setup link cannot be sent. "
+        "Add an email address to the contact, then choose Check again."
+    )
+    expect(send).to_have_attribute("aria-describedby", "no-email")
+    assert api.calls("POST", MANDATE_REQUESTS_PATH) == []
+
+
+def test_a_refused_setup_link_says_what_to_do(page: Page, api: FakeApi, widget_url: str) -> None:
+    # The address was removed in the CRM after the popup opened.
     api.on("GET", MANDATES_PATH, ok(overview([])))
     api.on(
         "POST",
@@ -230,9 +253,10 @@ def test_a_contact_without_email_cannot_get_a_setup_link(
         problem(422, "contact_has_no_email", "Jane Doe has no email address in the CRM."),
     )
     page.goto(invoice_url(widget_url))
-    page.get_by_role("button", name="Send setup link").click()
-    expect(page.get_by_role("alert")).to_contain_text("Jane Doe has no email address in the CRM.")
-    expect(page.get_by_role("button", name="Send setup link")).to_be_enabled()
+    page.get_by_role("button", name="Send setup link (GBP)").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Add an email address to the contact in the CRM, then open this invoice again."
+    )
 
 
 def test_a_missing_api_key_is_named(page: Page, api: FakeApi, widget_url: str) -> None:

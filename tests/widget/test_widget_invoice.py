@@ -22,10 +22,12 @@ from tests.widget.fake_api import FakeApi, Hold, ok
 pytestmark = pytest.mark.browser
 
 CANCEL_PATH = "/api/v1/payments/PM0001XYZ/cancel"
+# Two can collect the GBP invoice; a cancelled one and a EUR one cannot.
 TWO_MANDATES = [
     mandate("MD0001AAAA"),
-    mandate("MD0002BBBB", scheme="sepa_core", currency="EUR"),
+    mandate("MD0002BBBB"),
     mandate("MD0003CCCC", status="cancelled"),
+    mandate("MD0004DDDD", scheme="sepa_core", currency="EUR"),
 ]
 
 
@@ -39,12 +41,20 @@ def test_choosing_a_mandate_and_proceeding_shows_the_payment(
     expect(page.get_by_role("heading", name="Invoice INV-00042")).to_be_visible()
     expect(page.get_by_text("£120.50")).to_be_visible()
     expect(page.get_by_role("status")).to_have_text("Choose a mandate, then Proceed.")
-    expect(page.get_by_role("radio", name="Cancelled — cannot be used")).to_be_disabled()
+    expect(page.get_by_role("radio", name="Cancelled — cannot take payments")).to_be_disabled()
+    # The EUR mandate is shown, but cannot be chosen for a GBP invoice: said before Proceed.
+    other_currency = page.get_by_role("radio", name="SEPA Core · EUR")
+    expect(other_currency).to_be_disabled()
+    expect(page.locator("label.mandate.unusable", has=other_currency)).to_contain_text(
+        "Collects EUR only — this invoice is in GBP"
+    )
     snapshot("01-mandates")
-    page.get_by_role("radio", name="SEPA Core · EUR").check()
+    page.get_by_role("radio", name="Bacs (UK) · GBP Ref. REF-BBBB").check()
     page.get_by_role("button", name="Proceed").click()
 
     expect(page.get_by_role("heading", name="Payment created")).to_be_focused()
+    # Focus lands on the news for screen readers, without a box drawn around a heading.
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "none"
     expect(page.locator(".result .badge")).to_have_text("Scheduled — not yet sent to the bank")
     expect(page.locator(".result")).to_contain_text("£120.50")
     expect(page.locator(".result")).to_contain_text("7 Dec 2026")
@@ -127,22 +137,18 @@ def test_without_a_usable_mandate_a_setup_link_is_emailed_then_check_again_finds
         ),
     )
     page.goto(invoice_url(widget_url))
-    expect(page.get_by_role("heading", name="No usable mandate")).to_be_visible()
+    expect(page.get_by_role("heading", name="No mandate in GBP yet")).to_be_visible()
     expect(page.get_by_role("button", name="Proceed")).to_have_count(0)
-    expect(page.get_by_text("Expired — cannot be used")).to_be_visible()
+    expect(page.get_by_text("Expired — cannot take payments")).to_be_visible()
     snapshot("04-no-mandate")
 
-    page.get_by_role("button", name="Send setup link").click()
-    expect(page.locator("#setup-sent")).to_have_text(
-        "No mandate yet — setup link emailed to jane@example.com."
-    )
-    expect(page.get_by_role("status")).to_have_text(
-        "No mandate yet — setup link emailed to jane@example.com."
-    )
+    page.get_by_role("button", name="Send setup link (GBP)").click()
+    expect(page.locator("#setup-sent")).to_have_text("Setup link emailed to jane@example.com.")
+    expect(page.get_by_role("status")).to_have_text("Setup link emailed to jane@example.com.")
     expect(page.get_by_role("link", name="Open the setup page")).to_have_attribute(
         "href", "https://pay-sandbox.gocardless.com/billing/static/flow?id=BRF1"
     )
-    expect(page.get_by_role("button", name="Send setup link")).to_have_count(0)
+    expect(page.get_by_role("button", name="Send setup link (GBP)")).to_have_count(0)
     snapshot("05-setup-link-sent")
     assert len(api.calls("POST", MANDATE_REQUESTS_PATH)) == 1
 
@@ -260,7 +266,7 @@ def test_keyboard_alone_chooses_a_mandate_and_proceeds(
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none", "the focused control must show where focus is"
     page.keyboard.press("ArrowDown")
-    expect(page.get_by_role("radio", name="SEPA Core · EUR")).to_be_checked()
+    expect(page.get_by_role("radio", name="Bacs (UK) · GBP Ref. REF-BBBB")).to_be_checked()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Proceed")).to_be_focused()
     page.keyboard.press("Enter")

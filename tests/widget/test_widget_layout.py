@@ -66,7 +66,7 @@ def setup_link_state(page: Page, api: FakeApi, widget_url: str) -> None:
     }
     api.on("POST", MANDATE_REQUESTS_PATH, ok({"mandate_request": request}, status=201))
     page.goto(invoice_url(widget_url))
-    page.get_by_role("button", name="Send setup link").click()
+    page.get_by_role("button", name="Send setup link (GBP)").click()
     expect(page.locator("#setup-sent")).to_be_visible()
 
 

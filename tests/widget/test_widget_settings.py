@@ -113,10 +113,15 @@ def test_an_inactive_gocardless_account_says_why(page: Page, api: FakeApi, widge
 @pytest.mark.parametrize(
     ("code", "heading", "detail"),
     [
-        ("sync_already_done", "Sync has already run", "Sync Now has already run for this org."),
         (
+            "sync_already_done",
+            "Sync Now has already run",
+            "New and changed GoCardless customers and payments reach the CRM by themselves.",
+        ),
+        (
+            # The service's reason is kept: it says what GoCardless is waiting for.
             "gocardless_account_inactive",
-            "The GoCardless account is not active",
+            "The GoCardless account cannot collect payments yet",
             "GoCardless is reviewing the account; syncing starts once it is verified.",
         ),
     ],
@@ -144,3 +149,27 @@ def test_refresh_reloads_the_status_after_authorizing_elsewhere(
     page.get_by_role("button", name="Refresh").click()
     expect(page.get_by_role("button", name="Sync Now")).to_be_visible()
     expect(page.get_by_role("link", name="Authorize GoCardless")).to_have_count(0)
+
+
+def test_settings_update_by_themselves_after_authorizing_in_the_other_window(
+    page: Page, api: FakeApi, widget_url: str
+) -> None:
+    page.context.route("http://service.test/**", lambda route: route.fulfill(body="consent"))
+    api.on(
+        "GET",
+        STATUS_PATH,
+        ok(installation(gocardless=False)),
+        ok(installation(gocardless=False)),
+        ok(installation(gocardless=True)),
+    )
+    page.goto(settings_url(widget_url))
+    authorize = page.get_by_role("link", name="Authorize GoCardless")
+    with page.context.expect_page() as consent:
+        authorize.click()
+    consent.value.close()
+    # No Refresh: the page looked again while the consent page was open.
+    expect(page.get_by_role("button", name="Sync Now")).to_be_visible(timeout=10000)
+    expect(page.get_by_role("link", name="Authorize GoCardless")).to_have_count(0)
+    expect(page.get_by_role("status")).to_have_text(
+        "Both accounts are connected: Sync Now is ready."
+    )

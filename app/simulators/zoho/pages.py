@@ -121,6 +121,18 @@ def crm_invoices(rows: list[tuple[Org, dict[str, str]]]) -> str:
     )
 
 
+# Opens the widget in the page's frame, and sizes the frame to the height the widget reports
+# (as Zoho's popup does on ZOHO.CRM.UI.Resize), up to most of the window; beyond, it scrolls.
+_WIDGET_FRAME_SCRIPT = (
+    "const frame=document.getElementById('widget');"
+    "function openWidget(b){frame.src=b.dataset.src;frame.style.display='block';}"
+    "window.addEventListener('message',e=>{"
+    "if(e.source!==frame.contentWindow||!e.data||e.data.type!=='gocardless-zoho:height')return;"
+    "const h=Math.min(Number(e.data.height)||0,Math.round(window.innerHeight*0.85));"
+    "if(h>0)frame.style.height=(h+2)+'px';});"
+)
+
+
 def crm_invoice(org: Org, invoice: dict[str, str], user_id: str, widget_url: str) -> str:
     """A CRM Invoice detail page with the extension's two buttons; each opens the widget
     in the page (iframe) the way CRM opens a button widget in a popup."""
@@ -160,6 +172,5 @@ def crm_invoice(org: Org, invoice: dict[str, str], user_id: str, widget_url: str
         f"<p>{buttons}</p>"
         "<iframe id='widget' title='GoCardless widget' "
         "style='display:none;width:100%;height:32rem;border:1px solid #ccc'></iframe>"
-        "<script>function openWidget(b){const f=document.getElementById('widget');"
-        "f.src=b.dataset.src;f.style.display='block';}</script>",
+        f"<script>{_WIDGET_FRAME_SCRIPT}</script>",
     )

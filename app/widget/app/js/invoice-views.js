@@ -83,22 +83,31 @@ export function paymentsSection(payments, { onCancel, heading = "Payments" }) {
   );
 }
 
-function mandateOption(mandate, checked) {
+/** Whether this mandate can collect this invoice: it can take payments, in the same currency. */
+export function canCollect(mandate, invoice) {
+  return Boolean(mandate.usable) && mandate.currency === invoice.currency;
+}
+
+function whyNot(mandate, invoice) {
+  if (mandate.currency !== invoice.currency)
+    return `Collects ${mandate.currency} only — this invoice is in ${invoice.currency}`;
+  return `${mandateStatus(mandate.status)} — cannot take payments`;
+}
+
+function mandateOption(mandate, invoice, checked) {
   const id = `mandate-${mandate.id}`;
-  const state = mandate.usable
-    ? mandateStatus(mandate.status)
-    : `${mandateStatus(mandate.status)} — cannot be used`;
+  const usable = canCollect(mandate, invoice);
   return h(
     "label",
-    { class: mandate.usable ? "mandate" : "mandate unusable", for: id },
+    { class: usable ? "mandate" : "mandate unusable", for: id },
     h("input", {
       type: "radio",
       name: "mandate",
       id,
       value: mandate.id,
-      disabled: !mandate.usable,
+      disabled: !usable,
       checked,
-      "data-usable": mandate.usable ? "true" : "false",
+      "data-usable": usable ? "true" : "false",
     }),
     h(
       "span",
@@ -106,15 +115,15 @@ function mandateOption(mandate, checked) {
       h("span", { class: "mandate-main" }, `${schemeName(mandate.scheme)} · ${mandate.currency}`),
       h("span", { class: "muted block" }, [
         mandate.reference ? `Ref. ${mandate.reference} · ` : "",
-        state,
+        usable ? mandateStatus(mandate.status) : whyNot(mandate, invoice),
       ]),
     ),
   );
 }
 
-/** Radio list of the contact's mandates; Proceed only when one of them can be used. */
-export function mandateForm(mandates, { onProceed }) {
-  const usable = mandates.filter((mandate) => mandate.usable);
+/** Radio list of the contact's mandates; Proceed only when one of them can collect the invoice. */
+export function mandateForm(mandates, invoice, { onProceed }) {
+  const usable = mandates.filter((mandate) => canCollect(mandate, invoice));
   const error = h(
     "p",
     { class: "form-error", id: "mandate-error", hidden: true },
@@ -142,7 +151,7 @@ export function mandateForm(mandates, { onProceed }) {
       { "aria-describedby": "mandate-error" },
       h("legend", {}, usable.length ? "Collect with this mandate" : "The contact's mandates"),
       mandates.map((mandate) =>
-        mandateOption(mandate, usable.length === 1 && mandate === usable[0]),
+        mandateOption(mandate, invoice, usable.length === 1 && mandate === usable[0]),
       ),
     ),
     error,
@@ -153,46 +162,75 @@ export function mandateForm(mandates, { onProceed }) {
   return form;
 }
 
-/** No mandate can pay: email the contact a setup link, then look again. */
-export function noMandateBox(contact, mandateRequest, { onSendLink, onCheckAgain }) {
+/** No mandate can pay: email the contact a setup link in the invoice's currency, then look
+ * again. Without an email address there is nowhere to send it: said before any click. */
+export function noMandateBox(invoice, mandateRequest, { onSendLink, onCheckAgain }) {
+  const contact = invoice.contact;
   const name = contact?.name || "The contact";
+  const currency = invoice.currency;
   const setupUrl = safeUrl(mandateRequest?.authorisation_url);
+  const noEmail = !mandateRequest && !contact?.email;
+  let explanation;
+  if (mandateRequest) {
+    explanation = [
+      h(
+        "p",
+        { class: "success", id: "setup-sent" },
+        `Setup link emailed to ${mandateRequest.email_sent_to}.`,
+      ),
+      h(
+        "p",
+        {},
+        "Once the customer has set up the mandate, choose Check again and it appears here.",
+      ),
+      setupUrl
+        ? h(
+            "p",
+            {},
+            h(
+              "a",
+              { href: setupUrl, target: "_blank", rel: "noopener noreferrer" },
+              "Open the setup page",
+            ),
+          )
+        : null,
+    ];
+  } else if (noEmail) {
+    explanation = h(
+      "p",
+      { id: "no-email" },
+      `${name} has no email address in the CRM, so a setup link cannot be sent. `,
+      "Add an email address to the contact, then choose Check again.",
+    );
+  } else {
+    explanation = h(
+      "p",
+      {},
+      `${name} has no Direct Debit mandate in ${currency}. Email them a link to set one up; `,
+      "it appears here once they finish.",
+    );
+  }
   return h(
     "section",
     { class: "card notice", "aria-labelledby": "no-mandate-title" },
-    h("h2", { id: "no-mandate-title" }, "No usable mandate"),
-    mandateRequest
-      ? [
-          h(
-            "p",
-            { class: "success", id: "setup-sent" },
-            `No mandate yet — setup link emailed to ${mandateRequest.email_sent_to}.`,
-          ),
-          h("p", {}, "Once the customer completes it, choose Check again to see the new mandate."),
-          setupUrl
-            ? h(
-                "p",
-                {},
-                h(
-                  "a",
-                  { href: setupUrl, target: "_blank", rel: "noopener noreferrer" },
-                  "Open the setup page",
-                ),
-              )
-            : null,
-        ]
-      : h(
-          "p",
-          {},
-          `${name} has no Direct Debit mandate that can pay this invoice. Email them a link to set one up; `,
-          "it appears here once they finish.",
-        ),
+    h("h2", { id: "no-mandate-title" }, `No mandate in ${currency} yet`),
+    explanation,
     h(
       "p",
       { class: "actions" },
       mandateRequest
         ? null
-        : h("button", { type: "button", class: "primary", onclick: onSendLink }, "Send setup link"),
+        : h(
+            "button",
+            {
+              type: "button",
+              class: "primary",
+              onclick: onSendLink,
+              disabled: noEmail,
+              "aria-describedby": noEmail ? "no-email" : null,
+            },
+            `Send setup link (${currency})`,
+          ),
       h("button", { type: "button", onclick: onCheckAgain }, "Check again"),
     ),
   );

@@ -3,8 +3,10 @@
 import { createApiClient, segment } from "./api.js";
 import { loadConfig } from "./config.js";
 import { fill, h } from "./dom.js";
+import { fitFrameToContent } from "./fit.js";
 import { formatMinorUnits, isCancellable, isLivePayment, paymentStatus } from "./format.js";
 import {
+  canCollect,
   invoiceSummary,
   mandateForm,
   noMandateBox,
@@ -38,29 +40,34 @@ function renderSendMode() {
       h("p", { class: "card note" }, "This invoice already has a GoCardless payment, shown above."),
     );
     message = `This invoice already has a payment: ${paymentStatus(live.status).words}.`;
-  } else if (mandates.some((mandate) => mandate.usable)) {
+  } else if (mandates.some((mandate) => canCollect(mandate, invoice))) {
     parts.push(
       h(
         "section",
         { class: "card", "aria-label": "Mandates" },
-        mandateForm(mandates, { onProceed: proceed }),
+        mandateForm(mandates, invoice, { onProceed: proceed }),
       ),
     );
     message = "Choose a mandate, then Proceed.";
   } else {
     parts.push(
-      noMandateBox(invoice.contact, mandateRequest, {
+      noMandateBox(invoice, mandateRequest, {
         onSendLink: sendSetupLink,
         onCheckAgain: checkAgain,
       }),
     );
     if (mandates.length)
       parts.push(
-        h("section", { class: "card", "aria-label": "Mandates" }, mandateForm(mandates, {})),
+        h(
+          "section",
+          { class: "card", "aria-label": "Mandates" },
+          mandateForm(mandates, invoice, {}),
+        ),
       );
-    message = mandateRequest
-      ? `No mandate yet — setup link emailed to ${mandateRequest.email_sent_to}.`
-      : "The contact has no usable mandate yet.";
+    if (mandateRequest) message = `Setup link emailed to ${mandateRequest.email_sent_to}.`;
+    else if (!invoice.contact?.email)
+      message = `No mandate in ${invoice.currency}, and no email address to send a setup link to.`;
+    else message = `No mandate in ${invoice.currency} yet: send the contact a setup link.`;
   }
   if (!live && payments.length) {
     parts.push(paymentsSection(payments, { onCancel: confirmCancel, heading: "Earlier payments" }));
@@ -186,6 +193,7 @@ function done() {
 }
 
 async function start() {
+  fitFrameToContent();
   await ui.run("Connecting…", async () => {
     config = await loadConfig({ needsInvoice: true });
     api = createApiClient(config);

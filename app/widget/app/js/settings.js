@@ -7,6 +7,10 @@ import { externalButton, fill, h } from "./dom.js";
 import { createUi, focusHeading } from "./ui.js";
 
 const POLL_MS = 1500;
+// After an Authorize button opens the consent page in another window, this page looks for the
+// result by itself, this often and for this long, and at once when the person comes back.
+const WATCH_MS = 2000;
+const WATCH_FOR_MS = 10 * 60 * 1000;
 
 const ui = createUi();
 const content = document.getElementById("content");
@@ -14,6 +18,8 @@ const content = document.getElementById("content");
 let api = null;
 let installation = null;
 let pollTimer = null;
+let watchTimer = null;
+let watchUntil = 0;
 
 const ZOHO_STATES = {
   connected: ["Connected", "done"],
@@ -69,7 +75,7 @@ function zohoCard(zoho) {
     facts([["Org ID", zoho.org_id]]),
     zoho.connected
       ? null
-      : h("p", { class: "actions" }, externalButton(zoho.authorize_url, "Authorize Zoho CRM")),
+      : h("p", { class: "actions" }, authorizeButton(zoho.authorize_url, "Authorize Zoho CRM")),
   );
 }
 
@@ -104,10 +110,62 @@ function gocardlessCard(gocardless) {
       : h(
           "p",
           { class: "actions" },
-          externalButton(gocardless.authorize_url, "Authorize GoCardless"),
+          authorizeButton(gocardless.authorize_url, "Authorize GoCardless"),
         ),
   );
 }
+
+function authorizeButton(url, label) {
+  const link = externalButton(url, label);
+  link?.addEventListener("click", watchAuthorization);
+  return link;
+}
+
+/** What an authorization in the other window can change on this page. */
+function connections(state) {
+  return JSON.stringify([state.zoho, state.gocardless, state.sync.can_sync_now]);
+}
+
+function watchAuthorization() {
+  watchUntil = Date.now() + WATCH_FOR_MS;
+  scheduleWatch();
+}
+
+function scheduleWatch() {
+  clearTimeout(watchTimer);
+  if (Date.now() < watchUntil) watchTimer = setTimeout(watch, WATCH_MS);
+}
+
+// Quiet, outside ui.run: the page stays usable, and a failed look is simply tried again.
+async function watch() {
+  clearTimeout(watchTimer);
+  let latest;
+  try {
+    ({ body: latest } = await api.get("/api/v1/installation"));
+  } catch {
+    scheduleWatch();
+    return;
+  }
+  if (connections(latest) !== connections(installation)) {
+    installation = latest;
+    render();
+    ui.say(connectionNews(latest));
+  }
+  if (latest.zoho.connected && latest.gocardless.connected) watchUntil = 0;
+  scheduleWatch();
+}
+
+function connectionNews(state) {
+  if (state.zoho.connected && state.gocardless.connected)
+    return state.sync.can_sync_now
+      ? "Both accounts are connected: Sync Now is ready."
+      : "Both accounts are connected.";
+  return state.zoho.connected ? "Zoho CRM is connected." : "GoCardless is connected.";
+}
+
+window.addEventListener("focus", () => {
+  if (api && installation && Date.now() < watchUntil) watch();
+});
 
 /** The service reports progress as a fraction; a percentage is accepted too. */
 function percent(sync) {

@@ -5,23 +5,85 @@ import { ApiProblem, NetworkFailure } from "./api.js";
 import { ConfigError } from "./config.js";
 import { externalButton, fill, h } from "./dom.js";
 
-const HEADINGS = {
-  user_not_in_audience: "You are not allowed to use GoCardless for Zoho CRM",
-  gocardless_not_authorized: "GoCardless is not authorized yet",
-  zoho_not_authorized: "Zoho CRM is not authorized yet",
-  gocardless_account_inactive: "The GoCardless account is not active",
-  currency_mismatch: "The currencies do not match",
-  mandate_not_usable: "This mandate cannot be used",
-  payment_not_cancellable: "This payment can no longer be cancelled",
-  contact_has_no_email: "The contact has no email address",
-  invoice_has_no_contact: "The invoice has no contact",
-  sync_already_done: "Sync has already run",
+// What each refusal means for the person in front of the widget, and what to do next. The
+// service's own `detail` is written for integrators; it is shown only for codes not listed here
+// and where it carries the reason itself (a refused cancel names the payment's status).
+const MESSAGES = {
+  user_not_in_audience: {
+    heading: "You are not allowed to use GoCardless for Zoho CRM",
+    detail: "Your CRM administrator chooses who may use it. Ask them to add your profile.",
+  },
+  gocardless_not_authorized: {
+    heading: "GoCardless is not connected yet",
+    detail:
+      "A CRM administrator needs to connect the GoCardless account that collects your payments. " +
+      "Once that is done, try again.",
+  },
+  zoho_not_authorized: {
+    heading: "Zoho CRM is not connected yet",
+    detail:
+      "A CRM administrator needs to let the extension read this CRM's invoices and contacts. " +
+      "Once that is done, try again.",
+  },
+  gocardless_account_inactive: {
+    heading: "The GoCardless account cannot collect payments yet",
+    useDetail: true,
+    hint: "Finish the steps GoCardless asks for in its dashboard, then try again.",
+  },
+  currency_mismatch: {
+    heading: "This mandate collects another currency",
+    detail:
+      "An invoice can only be collected from a mandate in its own currency. Email the customer " +
+      "a link to set up a mandate in the invoice's currency instead.",
+  },
+  mandate_not_usable: {
+    heading: "This mandate can no longer collect payments",
+    detail:
+      "It may have been cancelled or have expired. Choose another mandate, or email the " +
+      "customer a link to set up a new one.",
+  },
+  payment_not_cancellable: {
+    heading: "This payment can no longer be cancelled",
+    useDetail: true,
+  },
+  contact_has_no_email: {
+    heading: "The contact has no email address",
+    detail: "Add an email address to the contact in the CRM, then open this invoice again.",
+  },
+  invoice_has_no_contact: {
+    heading: "This invoice has no contact",
+    detail:
+      "GoCardless collects from a contact's bank account. Choose a contact on the invoice, " +
+      "save it, then open Send Invoice again.",
+  },
+  sync_already_done: {
+    heading: "Sync Now has already run",
+    detail: "New and changed GoCardless customers and payments reach the CRM by themselves.",
+  },
+  provider_unavailable: {
+    heading: "GoCardless or Zoho CRM is not answering",
+    detail: "Nothing was changed. Wait a minute, then try again.",
+  },
+  unauthenticated: {
+    heading: "GoCardless could not confirm who you are",
+    detail:
+      "Close this window and open it again from the CRM. If this keeps happening, ask your CRM " +
+      "administrator to check the GoCardless extension's settings.",
+  },
 };
 
 const AUTHORIZE_LABELS = {
   gocardless_not_authorized: "Authorize GoCardless",
   zoho_not_authorized: "Authorize Zoho CRM",
 };
+
+/** The service's details are lower-case clauses; shown to a person they read as a sentence. */
+function sentence(text) {
+  const trimmed = String(text).trim();
+  if (!trimmed) return trimmed;
+  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
 
 function explain(error) {
   if (error instanceof NetworkFailure) {
@@ -36,18 +98,14 @@ function explain(error) {
   }
   if (error instanceof ApiProblem) {
     const { problem, status } = error;
-    let heading = HEADINGS[problem.code] ?? problem.title ?? "Something went wrong";
-    let hint = null;
-    if (status === 401) {
-      heading = "The extension's API key was not accepted";
-      hint = "Ask a CRM administrator to check the GoCardless extension's settings.";
-    } else if (status === 403 && !HEADINGS[problem.code]) {
-      heading = "You are not allowed to do this";
-    }
+    const known = MESSAGES[problem.code] ?? (status === 401 ? MESSAGES.unauthenticated : null);
+    const serverSays = problem.detail || problem.title || `The service answered HTTP ${status}.`;
+    let heading = known?.heading ?? problem.title ?? "Something went wrong";
+    if (!known && status === 403) heading = "You are not allowed to do this";
     return {
       heading,
-      detail: problem.detail || problem.title || `The service answered HTTP ${status}.`,
-      hint,
+      detail: !known || known.useDetail ? sentence(serverSays) : known.detail,
+      hint: known?.hint ?? null,
       authorize: AUTHORIZE_LABELS[problem.code]
         ? externalButton(problem.authorize_url, AUTHORIZE_LABELS[problem.code])
         : null,
