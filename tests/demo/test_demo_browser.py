@@ -135,9 +135,9 @@ def test_send_invoice_cancel_and_setup_link_in_the_browser(
         # Pat Shared has no mandate: the setup link is emailed through the CRM.
         pat = invoice_page(client, env["zoho"], "Shared services", env["user_id"])
         widget = open_widget(page, pat, "Send Invoice - GoCardless")
-        widget.get_by_role("button", name="Send setup link").click()
+        widget.get_by_role("button", name="Send setup link (GBP)").click()
         expect(widget.locator("#setup-sent")).to_have_text(
-            "No mandate yet — setup link emailed to shared.inbox@example.com."
+            "Setup link emailed to shared.inbox@example.com."
         )
         page.screenshot(path=_artifact("03-setup-link-sent.png"))
         mails = client.get(
