@@ -52,10 +52,14 @@ def _cell(org: Org, field: FieldDef, value: Any) -> str:
 
 
 def _list_fields(store: ModuleStore) -> list[FieldDef]:
+    """The columns a person scans; provider ids (`…_ID`) wait in the record view, so the
+    lookups stay on screen."""
     return [
         f
         for f in store.module.fields.values()
-        if f.api_name not in SYSTEM_FIELDS and f.data_type not in _LIST_SKIPPED_TYPES
+        if f.api_name not in SYSTEM_FIELDS
+        and f.data_type not in _LIST_SKIPPED_TYPES
+        and not f.api_name.endswith("_ID")
     ]
 
 

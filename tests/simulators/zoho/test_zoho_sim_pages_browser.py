@@ -7,7 +7,7 @@ from playwright.sync_api import Browser
 
 from app.simulators.zoho import pages
 from app.simulators.zoho.state import Mail
-from tests.demo.test_demo_browser import browser  # noqa: F401
+from tests.demo.browser import browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
