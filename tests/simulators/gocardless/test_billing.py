@@ -265,3 +265,12 @@ async def test_the_simulator_has_a_favicon(sim: Sim) -> None:
     icon = await sim.client.get("/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
     assert "ratelimit-limit" not in icon.headers  # not an API call
+
+
+async def test_with_the_currency_left_to_the_payer_only_the_chosen_ones_fields_show(
+    sim: Sim,
+) -> None:
+    both = await _form_page(sim, currency=None)
+    assert "<fieldset data-currency='GBP'>" in both
+    assert "<fieldset data-currency='EUR' hidden>" in both
+    assert "showBank" in both  # switching the currency switches the fields
