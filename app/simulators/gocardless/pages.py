@@ -8,7 +8,8 @@ from starlette.responses import HTMLResponse
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}"
-    "label{display:block;margin:.6rem 0 .2rem}input,select{width:100%;padding:.4rem;box-sizing:border-box}"
+    "label{display:block;margin:.6rem 0 .2rem}"
+    "input,select{width:100%;padding:.4rem;box-sizing:border-box}"
     "button{margin:1rem .5rem 0 0;padding:.5rem 1.2rem}.error{color:#b00020}"
     ".note{color:#555;font-size:.9rem}fieldset{border:0;padding:0;margin:0}"
     "legend{font-weight:600;margin-top:.8rem}[hidden]{display:none}"
