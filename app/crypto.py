@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import SecretStr
 
 
@@ -54,24 +55,28 @@ class InvalidSignedValue(Exception):
 
 
 class Signer:
-    """Signed, expiring values for OAuth state and authorize links."""
+    """Signed values that expire: OAuth state, authorize links, widget sessions.
+
+    The expiry travels inside the signed value and is compared with the caller's clock (the
+    runtime's, which tests can move), not itsdangerous's wall-clock timestamp.
+    """
 
     def __init__(self, secret_key: SecretStr) -> None:
         self._secret = secret_key.get_secret_value()
 
-    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self._secret, salt=f"gocardless-zoho:{purpose}")
+    def _serializer(self, purpose: str) -> URLSafeSerializer:
+        return URLSafeSerializer(self._secret, salt=f"gocardless-zoho:{purpose}")
 
-    def sign(self, purpose: str, value: dict[str, Any]) -> str:
-        return str(self._serializer(purpose).dumps(value))
+    def seal(self, purpose: str, value: dict[str, Any], *, expires_at: datetime) -> str:
+        return str(self._serializer(purpose).dumps({**value, "exp": int(expires_at.timestamp())}))
 
-    def unsign(self, purpose: str, token: str, *, max_age_seconds: int) -> dict[str, Any]:
+    def open(self, purpose: str, token: str, *, now: datetime) -> dict[str, Any]:
         try:
-            value = self._serializer(purpose).loads(token, max_age=max_age_seconds)
-        except SignatureExpired as exc:
-            raise InvalidSignedValue("expired") from exc
+            value = self._serializer(purpose).loads(token)
         except BadSignature as exc:
             raise InvalidSignedValue("invalid") from exc
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or not isinstance(value.get("exp"), int):
             raise InvalidSignedValue("invalid")
+        if value["exp"] <= now.timestamp():
+            raise InvalidSignedValue("expired")
         return value

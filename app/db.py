@@ -25,15 +25,22 @@ def create_engine(
 ) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         # The demo's embedded file: one writer at a time, foreign keys on.
-        engine = create_async_engine(database_url, poolclass=NullPool, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            database_url,
+            poolclass=NullPool,
+            connect_args={"timeout": 30},
+            hide_parameters=True,
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    # Statement parameters (tokens, emails) never reach logs or exception messages.
     return create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

@@ -59,6 +59,24 @@ class UserNotInAudience(AppError):
     status, code, title = 403, "user_not_in_audience", "User not allowed to use the extension"
 
 
+class AdminRequired(AppError):
+    status, code, title = 403, "admin_required", "Only a CRM administrator may do this"
+
+
+class NotInstalled(AppError):
+    status, code, title = 404, "not_installed", "The extension is not installed for this org"
+
+
+class TooManyRequests(AppError):
+    """Sent with `Retry-After` (whole seconds)."""
+
+    status, code, title = 429, "too_many_requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = max(1, retry_after)
+
+
 class NotFound(AppError):
     status, code, title = 404, "not_found", "Not found"
 
@@ -71,16 +89,33 @@ class InstallationExists(AppError):
     status, code, title = 409, "installation_exists", "Organisation already installed"
 
 
-class GoCardlessNotAuthorized(AppError):
+class NeedsAuthorization(AppError):
+    """An account must be (re-)authorized first. The answer carries the authorize link only
+    when the caller is an admin (see app/main.py)."""
+
+    provider: ClassVar[str]
+
+
+class GoCardlessNotAuthorized(NeedsAuthorization):
     status, code, title = 409, "gocardless_not_authorized", "Authorize GoCardless first"
+    provider = "gocardless"
+
+
+class GoCardlessAccountMismatch(AppError):
+    status, code, title = (
+        409,
+        "gocardless_account_mismatch",
+        "Another GoCardless account is connected",
+    )
 
 
 class GoCardlessAccountInactive(AppError):
     status, code, title = 409, "gocardless_account_inactive", "GoCardless account not active"
 
 
-class ZohoNotAuthorized(AppError):
+class ZohoNotAuthorized(NeedsAuthorization):
     status, code, title = 409, "zoho_not_authorized", "Authorize Zoho CRM first"
+    provider = "zoho"
 
 
 class ProviderUnavailable(AppError):
@@ -97,17 +132,22 @@ class InternalError(AppError):
 
 __all__ = [
     "PROBLEM_JSON",
+    "AdminRequired",
     "AppError",
     "BadRequest",
     "Conflict",
     "Forbidden",
     "GoCardlessAccountInactive",
+    "GoCardlessAccountMismatch",
     "GoCardlessNotAuthorized",
     "InstallationExists",
     "InternalError",
+    "NeedsAuthorization",
     "NotFound",
+    "NotInstalled",
     "ProviderError",
     "ProviderUnavailable",
+    "TooManyRequests",
     "Unauthenticated",
     "UserNotInAudience",
     "ValidationFailed",

@@ -15,16 +15,23 @@ _SECRET_KEYS = re.compile(
     r"(token|secret|password|authorization|api_key|apikey|code_verifier|^code$|signature|cookie)",
     re.IGNORECASE,
 )
-# Bearer/Zoho tokens and Fernet blobs that slip into free text.
+# Secrets that slip into free text (messages, tracebacks): Bearer/Zoho tokens, `token=…`
+# style pairs (URLs, JSON, reprs), Fernet blobs, our API keys and signed sessions.
 _SECRET_TEXT = re.compile(
-    r"((?:Bearer|Zoho-oauthtoken)\s+)[^\s\"',]+|(gAAAAA[\w-]{20,}=*)", re.IGNORECASE
+    r"((?:Bearer|Zoho-oauthtoken)\s+)[^\s\"',]+"
+    r"|(\b(?:access_token|refresh_token|client_secret|token|api_key|password|secret)"
+    r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;)}]+"
+    r"|gAAAAA[\w-]{20,}=*"
+    r"|gcz_[\w-]{20,}"
+    r"|eyJ[\w-]{10,}\.[\w.-]{10,}",
+    re.IGNORECASE,
 )
 REDACTED = "[redacted]"
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _SECRET_TEXT.sub(lambda m: (m.group(1) or "") + REDACTED, value)
+        return _SECRET_TEXT.sub(lambda m: (m.group(1) or m.group(2) or "") + REDACTED, value)
     if isinstance(value, dict):
         return {k: REDACTED if _SECRET_KEYS.search(str(k)) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -45,17 +52,15 @@ def configure_logging(*, json: bool = True, level: str = "INFO") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Tracebacks become text before redaction, so they are scrubbed like any field.
+        structlog.processors.format_exc_info,
         redact_secrets,
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.processors.format_exc_info,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
@@ -63,7 +68,7 @@ def configure_logging(*, json: bool = True, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+            foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )

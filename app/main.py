@@ -17,13 +17,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
-from app.errors import PROBLEM_JSON, AppError, BadRequest, InternalError, NotFound, ValidationFailed
+from app.errors import (
+    PROBLEM_JSON,
+    AppError,
+    BadRequest,
+    InternalError,
+    NeedsAuthorization,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+    ValidationFailed,
+)
 from app.jobs.worker import run_worker as worker_loop
 from app.log import get_logger
 from app.metrics import Metrics
-from app.middleware import RequestContextMiddleware
+from app.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from app.routers import health, installations, invoices, oauth, pages, webhooks
 from app.runtime import open_runtime
+from app.services.identity.callers import Caller
+from app.services.identity.links import Provider, authorize_link
 from app.services.provider_errors import problem_for_provider_error, provider_error_types
 from app.settings import Settings
 
@@ -35,7 +47,11 @@ DESCRIPTION = """
 Back end of the **GoCardless for Zoho CRM** extension: collect Zoho CRM invoices by bank
 direct debit. Every error is RFC 9457 `application/problem+json` with a stable `code`.
 
-Widget endpoints need `Authorization: Bearer <api_key>` and `X-Zoho-User-Id`.
+Widget endpoints need `Authorization: Bearer <session>`: a CRM user's session from the
+sign-in (`GET /oauth/zoho/signin`), or the installation's API key for server-to-server calls
+(it acts as the installation, with admin rights, and never goes into a browser).
+Managing the installation needs the CRM Administrator profile (403 `admin_required`);
+invoice actions need a member of the install audience (403 `user_not_in_audience`).
 """
 
 
@@ -66,20 +82,27 @@ def create_app(
                 runtime.stopping.set()
                 await worker
 
+    docs = settings.docs_enabled
     app = FastAPI(
         title="GoCardless for Zoho CRM",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     if settings.cors_allowed_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_allowed_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Zoho-User-Id", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             max_age=600,
         )
+    app.add_middleware(
+        SecurityHeadersMiddleware, widget_frame_ancestors=settings.widget_frame_ancestors
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     if site is not None:
         app.include_router(site)
@@ -98,8 +121,23 @@ def create_app(
 
 
 def _problem(request: Request, error: AppError) -> JSONResponse:
+    body = error.problem(instance=request.url.path)
+    headers = {}
+    if isinstance(error, NeedsAuthorization):
+        body.pop("authorize_url", None)
+        caller: Caller | None = getattr(request.state, "caller", None)
+        if caller is not None and caller.admin:
+            # Authorize links are capabilities: handed to admins (and the API key) only.
+            runtime = request.app.state.runtime
+            body["authorize_url"] = authorize_link(
+                runtime, Provider(error.provider), caller.installation.id
+            )
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
-        error.problem(instance=request.url.path), status_code=error.status, media_type=PROBLEM_JSON
+        body, status_code=error.status, media_type=PROBLEM_JSON, headers=headers or None
     )
 
 

@@ -66,3 +66,73 @@ def _route_template(scope: Scope, root_path: str) -> str:
     if mounted != root_path and mounted.startswith(root_path):
         return f"{mounted.removeprefix(root_path)}/{{path}}"
     return "unmatched"
+
+
+def _csp(*directives: str) -> bytes:
+    return "; ".join(directives).encode()
+
+
+# Pages of ours that are not the widget (demo start page, mandate-setup thank-you page,
+# errors): no scripts, never framed. The OAuth pages set their own, with a script nonce.
+_PAGE_CSP = _csp(
+    "default-src 'none'",
+    "style-src 'unsafe-inline'",
+    "img-src 'self' data:",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+)
+# Swagger UI and ReDoc load their scripts from a CDN; they get the headers below but no CSP.
+_NO_CSP_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeadersMiddleware:
+    """nosniff and Referrer-Policy on every answer; a CSP on our HTML pages. The widget may be
+    framed by Zoho CRM's hosts (WIDGET_FRAME_ANCESTORS); nothing else may be framed."""
+
+    def __init__(self, app: ASGIApp, widget_frame_ancestors: list[str]) -> None:
+        self.app = app
+        ancestors = " ".join(["'self'", *widget_frame_ancestors])
+        self.widget_csp = _csp(
+            "default-src 'self'",
+            # Zoho's embedded-app SDK, loaded when the widget runs inside the CRM.
+            "script-src 'self' https://live.zwidgets.com",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            f"frame-ancestors {ancestors}",
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        widget = path == "/widget" or path.startswith("/widget/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if b"referrer-policy" not in present:
+                    headers.append((b"referrer-policy", b"no-referrer"))
+                content_type = dict(headers).get(b"content-type", b"")
+                html = content_type.startswith(b"text/html")
+                if widget:
+                    headers.append((b"content-security-policy", self.widget_csp))
+                elif (
+                    html
+                    and b"content-security-policy" not in present
+                    and not path.startswith(_NO_CSP_PATHS)
+                ):
+                    headers.append((b"content-security-policy", _PAGE_CSP))
+                if html and not widget and b"x-frame-options" not in present:
+                    headers.append((b"x-frame-options", b"DENY"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,6 +30,9 @@ from app.services.caching import TTLCache
 from app.services.locks import KeyedLocks
 from app.services.ownership import Owner
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.services.identity.audience import Membership
 
 
 @dataclass
@@ -49,8 +53,10 @@ class Runtime:
     zoho_limiters: OrgLimiters
     gocardless_pacers: PacerRegistry
     migrations_head: str | None
-    audience_cache: TTLCache[tuple[str, str], bool] = field(
-        default_factory=lambda: TTLCache(ttl_seconds=60.0)
+    # (installation id, user id) -> the user's last proven audience membership; how fresh an
+    # entry must be is judged against `clock` (see services/identity/audience.py).
+    audience_cache: TTLCache[tuple[str, str], Membership] = field(
+        default_factory=lambda: TTLCache(ttl_seconds=300.0)
     )
     zoho_refresh_locks: KeyedLocks = field(default_factory=KeyedLocks)
     # Which installation an organisation's webhooks go to: at hundreds of webhooks a second the

@@ -20,6 +20,25 @@ GOCARDLESS_CONNECT_URLS = {
 }
 
 
+# Signing and operator secrets shorter than this are guessable: refused at start-up.
+MIN_SECRET_LENGTH = 32
+# Where Zoho CRM runs in each data centre: the pages that may frame the widget.
+ZOHO_CRM_HOSTS = (
+    "https://crm.zoho.com",
+    "https://crm.zoho.eu",
+    "https://crm.zoho.in",
+    "https://crm.zoho.com.au",
+    "https://crm.zoho.jp",
+    "https://crm.zohocloud.ca",
+    "https://crm.zoho.sa",
+    "https://crm.zoho.uk",
+    "https://crm.zoho.com.cn",
+    "https://*.zoho.com",
+    "https://*.zoho.eu",
+    "https://*.zohosandbox.com",
+)
+
+
 class GoCardlessEnvironment(StrEnum):
     sandbox = "sandbox"
     live = "live"
@@ -79,6 +98,26 @@ class Settings(BaseSettings):
     # How often missed webhooks are looked for in GoCardless's event list.
     catch_up_interval_seconds: float = 300.0
 
+    # Widget sign-in: how long a session lasts, and how stale its proof of audience
+    # membership (and of the Administrator profile) may get before the CRM is asked again.
+    session_ttl_seconds: int = Field(default=8 * 3600, gt=0)
+    audience_recheck_seconds: int = Field(default=300, gt=0, le=300)
+    # Authorize links are bearer capabilities handed to admins: short-lived and single use.
+    authorize_link_ttl_seconds: int = Field(default=900, gt=0, le=900)
+    # Pages allowed to frame the widget (Zoho CRM's hosts); OAuth pages are never framed.
+    widget_frame_ancestors: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(ZOHO_CRM_HOSTS)
+    )
+    # Setup-link emails: once per invoice per interval, and at most this many an hour per
+    # installation (the CRM's send-mail quota is the merchant's, and customers must not be
+    # mail-bombed).
+    mandate_email_interval_seconds: int = Field(default=600, ge=0)
+    mandate_emails_per_hour: int = Field(default=50, ge=1)
+    # When set, GET /metrics needs `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = None
+    # False removes /docs, /redoc and /openapi.json.
+    docs_enabled: bool = True
+
     log_json: bool = True
     log_level: str = "INFO"
 
@@ -87,16 +126,34 @@ class Settings(BaseSettings):
     def _keys(cls, value: object) -> object:
         return _split_csv(value)
 
-    @field_validator("zoho_crm_triggers", "cors_allowed_origins", mode="before")
+    @field_validator(
+        "zoho_crm_triggers", "cors_allowed_origins", "widget_frame_ancestors", mode="before"
+    )
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("secret_key", "admin_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters long")
+        return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("encryption_keys")
     @classmethod
     def _valid_fernet(cls, value: list[SecretStr]) -> list[SecretStr]:
         if not value:
-            raise ValueError("needs at least one Fernet key")
+            raise ValueError(
+                "is empty; set it to one or more comma-separated Fernet keys (make one with "
+                '`python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"`)'
+            )
         for key in value:
             try:
                 Fernet(key.get_secret_value().encode())
@@ -138,4 +195,5 @@ def load_settings(**overrides: object) -> Settings:
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
         if first["type"] == "missing":
             raise ConfigurationError(f"missing required environment variable {name}") from None
-        raise ConfigurationError(f"invalid environment variable {name}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigurationError(f"invalid environment variable {name}: {message}") from None

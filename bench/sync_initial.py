@@ -124,7 +124,7 @@ async def run(args: argparse.Namespace) -> bool:
             database_url=database_url,
             secret_key="bench-secret-key-0123456789abcdef",  # type: ignore[arg-type]
             encryption_keys=Fernet.generate_key().decode(),  # type: ignore[arg-type]
-            admin_token="bench-admin",  # type: ignore[arg-type]
+            admin_token="bench-admin-token-0123456789abcdefgh",  # type: ignore[arg-type]
             gocardless_api_url=gc_base,
             gocardless_connect_url=gc_base,
             zoho_client_id=CLIENT_ID,

@@ -174,7 +174,7 @@ async def run(seconds: float, warmup: float) -> bool:
         "DATABASE_URL": database_url,
         "SECRET_KEY": "bench-secret-key-0123456789abcdef",
         "ENCRYPTION_KEYS": key,
-        "ADMIN_TOKEN": "bench-admin",
+        "ADMIN_TOKEN": "bench-admin-token-0123456789abcdefgh",
         "GOCARDLESS_WEBHOOK_SECRET": SECRET,
     }
     settings = Settings(

@@ -37,7 +37,7 @@ def make_settings(**overrides: object) -> Settings:
         "public_base_url": PUBLIC_BASE,
         "secret_key": "test-secret-key-0123456789abcdef",
         "encryption_keys": ENCRYPTION_KEY,
-        "admin_token": "operator-token",
+        "admin_token": "operator-token-0123456789abcdefghij",
         "gocardless_client_id": "gc-client",
         "gocardless_client_secret": "gc-secret",
         "gocardless_webhook_secret": "gc-webhook-secret",

@@ -26,7 +26,6 @@ from app.migrate import upgrade_head_async
 from app.models import ApiKey, Audience, Base, Installation, InstallationStatus, Lease
 from app.runtime import Runtime, open_runtime
 from app.services.installations import create_installation, installation_for_api_key
-from app.services.links import Provider, authorize_link
 from app.settings import Settings
 
 DATA_DIR_NAME = ".demo"
@@ -39,9 +38,8 @@ KEEP_FILE = "demo.json"
 @dataclass(frozen=True)
 class DemoInstallation:
     installation_id: uuid.UUID
+    # Kept on disk for `--reuse` only; never shown in a page (the widget signs users in).
     api_key: str
-    zoho_authorize_url: str
-    gocardless_authorize_url: str
     reused: bool
 
 
@@ -113,26 +111,21 @@ async def _ensure_installation(
 ) -> DemoInstallation:
     """The installation `kept_api_key` opens when it is still active for the org, else a
     new one."""
-    async with open_runtime(settings) as runtime:
-        async with runtime.sessionmaker() as session, session.begin():
-            kept = None
-            if kept_api_key is not None:
-                kept = await _active_installation(session, kept_api_key, zoho_org_id)
-            if kept is not None and kept_api_key is not None:
-                installation_id, api_key = kept, kept_api_key
-                await _forget_provider_data(session, installation_id)
-            else:
-                installation_id, api_key = await _create(session, runtime, zoho_org_id)
-        zoho_link, gocardless_link = (
-            authorize_link(runtime, provider, installation_id)
-            for provider in (Provider.zoho, Provider.gocardless)
-        )
+    async with (
+        open_runtime(settings) as runtime,
+        runtime.sessionmaker() as session,
+        session.begin(),
+    ):
+        kept = None
+        if kept_api_key is not None:
+            kept = await _active_installation(session, kept_api_key, zoho_org_id)
+        if kept is not None and kept_api_key is not None:
+            installation_id, api_key = kept, kept_api_key
+            await _forget_provider_data(session, installation_id)
+        else:
+            installation_id, api_key = await _create(session, runtime, zoho_org_id)
     return DemoInstallation(
-        installation_id=installation_id,
-        api_key=api_key,
-        zoho_authorize_url=zoho_link,
-        gocardless_authorize_url=gocardless_link,
-        reused=kept is not None,
+        installation_id=installation_id, api_key=api_key, reused=kept is not None
     )
 
 

@@ -1,10 +1,9 @@
 """The demo's routes on our service: the start page (also where `/` leads), and the hop from
 the simulated CRM's buttons to the widget.
 
-The CRM simulator appends its query (invoice, user, action) to the widget address, which would
-land after a `#api_key=` fragment and be lost; so its buttons point here, and this answer
-rebuilds the widget URL with the query first and the key in the fragment (never sent to a
-server, so it stays out of logs).
+The CRM simulator's buttons point here with their query (invoice, org, action); this answer
+passes on what the widget reads. No credential travels: the widget signs its user in through
+the Zoho simulator's consent page, as it does inside Zoho CRM.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ START_PATH = "/demo"
 WIDGET_PAGE = "/widget/app/widget.html"
 SETTINGS_PAGE = "/widget/app/settings.html"
 # The parameters the CRM simulator's buttons send that the widget reads.
-WIDGET_PARAMS = ("invoice_id", "user_id", "action")
+WIDGET_PARAMS = ("invoice_id", "org_id", "action")
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
@@ -41,15 +40,13 @@ class DemoSite:
     def start_url(self) -> str:
         return f"{self.urls.service}{START_PATH}"
 
-    def settings_url(self, user_id: str) -> str:
-        query = urlencode({"user_id": user_id})
-        return f"{self.urls.service}{SETTINGS_PAGE}?{query}#{self._key_fragment()}"
+    @property
+    def settings_url(self) -> str:
+        query = urlencode({"org_id": self.world.zoho_org_id})
+        return f"{self.urls.service}{SETTINGS_PAGE}?{query}"
 
     def widget_url(self, query: dict[str, str]) -> str:
-        return f"{self.urls.service}{WIDGET_PAGE}?{urlencode(query)}#{self._key_fragment()}"
-
-    def _key_fragment(self) -> str:
-        return urlencode({"api_key": self.installation.api_key})
+        return f"{self.urls.service}{WIDGET_PAGE}?{urlencode(query)}"
 
 
 def demo_router(site: DemoSite) -> APIRouter:
@@ -65,7 +62,7 @@ def demo_router(site: DemoSite) -> APIRouter:
                 "urls": site.urls,
                 "world": site.world,
                 "installation": site.installation,
-                "admin_settings_url": site.settings_url(site.world.admin_user_id),
+                "settings_url": site.settings_url,
             },
         )
 

@@ -12,6 +12,7 @@ from app.models.invoices import (
 )
 from app.models.mirror import CrmState, GcCustomer, GcMandate, GcPayment
 from app.models.oauth_state import OAuthState
+from app.models.setup_emails import SetupEmail
 from app.models.sync import Lease, SyncRun, SyncStage, SyncState
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "MandateRequest",
     "MandateRequestStatus",
     "OAuthState",
+    "SetupEmail",
     "SyncRun",
     "SyncStage",
     "SyncState",

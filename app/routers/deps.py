@@ -11,12 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crypto import constant_time_equal
 from app.db import session_scope
-from app.errors import Unauthenticated, ValidationFailed, ZohoNotAuthorized
-from app.models import Installation, InstallationStatus, ZohoConnection
+from app.errors import Unauthenticated, ZohoNotAuthorized
+from app.models import Installation, ZohoConnection
 from app.runtime import Runtime
-from app.services.audience import ensure_in_audience
-from app.services.installations import installation_for_api_key, zoho_usable
-from app.services.links import Provider, authorize_link
+from app.services.identity.callers import Caller, CallerKind, authenticate, require_admin
+from app.services.installations import zoho_usable
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -39,7 +38,7 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def _bearer(authorization: str | None) -> str:
+def bearer_token(authorization: str | None) -> str:
     scheme, _, credentials = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise Unauthenticated("send 'Authorization: Bearer <token>'")
@@ -50,78 +49,77 @@ def require_operator(
     runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     if not constant_time_equal(
-        _bearer(authorization), runtime.settings.admin_token.get_secret_value()
+        bearer_token(authorization), runtime.settings.admin_token.get_secret_value()
     ):
         raise Unauthenticated("invalid operator token")
 
 
-async def installation_of_key(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
-) -> Installation:
-    """The caller's installation, uninstalled included (DELETE is idempotent on it)."""
-    return await installation_for_api_key(session, _bearer(authorization))
-
-
 @dataclass(frozen=True)
 class WidgetCaller:
-    installation: Installation
-    user_id: str
+    """A proven caller of the widget API, with the installation's Zoho connection if usable."""
+
+    caller: Caller
     zoho: ZohoConnection | None
 
+    @property
+    def installation(self) -> Installation:
+        return self.caller.installation
 
-async def _widget_caller(
-    runtime: Runtime,
-    session: AsyncSession,
-    installation: Installation,
-    user_id: str | None,
-    *,
-    zoho_required: bool,
-    allow_uninstalled: bool = False,
-) -> WidgetCaller:
-    if installation.status != InstallationStatus.active:
-        if allow_uninstalled:
-            return WidgetCaller(installation, user_id or "", None)
-        raise Unauthenticated("this API key belongs to an uninstalled extension")
-    if not user_id or not user_id.strip() or len(user_id) > 32 or not user_id.isdigit():
-        raise ValidationFailed("send the CRM user id in the X-Zoho-User-Id header")
-    zoho = await session.get(ZohoConnection, installation.id)
-    if zoho is None or not zoho_usable(zoho):
-        if zoho_required:
-            raise ZohoNotAuthorized(
-                "authorize Zoho CRM first",
-                authorize_url=authorize_link(runtime, Provider.zoho, installation.id),
-            )
-        # Until Zoho is authorized nobody can be checked; the key alone may read the status.
-        return WidgetCaller(installation, user_id, None)
-    await ensure_in_audience(runtime, installation, zoho, user_id)
-    return WidgetCaller(installation, user_id, zoho)
+    @property
+    def user_id(self) -> str | None:
+        """The signed-in CRM user for audit fields; None when the API key calls."""
+        return self.caller.user_id
+
+    @property
+    def admin(self) -> bool:
+        return self.caller.admin
 
 
 def _caller_dependency(
-    *, zoho_required: bool, allow_uninstalled: bool = False
+    *, admin: bool, zoho_required: bool, allow_uninstalled: bool = False
 ) -> Callable[..., Awaitable[WidgetCaller]]:
     async def dependency(
+        request: Request,
         runtime: RuntimeDep,
         session: SessionDep,
-        installation: Annotated[Installation, Depends(installation_of_key)],
-        x_zoho_user_id: Annotated[str | None, Header()] = None,
+        authorization: Annotated[str | None, Header()] = None,
     ) -> WidgetCaller:
-        return await _widget_caller(
-            runtime,
-            session,
-            installation,
-            x_zoho_user_id,
-            zoho_required=zoho_required,
-            allow_uninstalled=allow_uninstalled,
+        caller = await authenticate(
+            session, runtime, bearer_token(authorization), allow_uninstalled=allow_uninstalled
         )
+        # The error handler hands authorize links to admins only.
+        request.state.caller = caller
+        if admin:
+            require_admin(caller)
+        if caller.kind is CallerKind.api_key and allow_uninstalled:
+            return WidgetCaller(caller, None)
+        zoho = await session.get(ZohoConnection, caller.installation.id)
+        if not zoho_usable(zoho):
+            if zoho_required:
+                raise ZohoNotAuthorized("authorize Zoho CRM first")
+            return WidgetCaller(caller, None)
+        return WidgetCaller(caller, zoho)
 
     return dependency
 
 
-WidgetCallerDep = Annotated[WidgetCaller, Depends(_caller_dependency(zoho_required=True))]
-# The status and uninstall endpoints must work before Zoho is authorized; a repeated
-# uninstall finds its tombstone instead of a 401.
-EarlyWidgetCallerDep = Annotated[WidgetCaller, Depends(_caller_dependency(zoho_required=False))]
+# Invoice actions and reading the sync: any member of the audience, Zoho authorized.
+WidgetCallerDep = Annotated[
+    WidgetCaller, Depends(_caller_dependency(admin=False, zoho_required=True))
+]
+# The status must be readable before Zoho is authorized (it says how to authorize).
+EarlyWidgetCallerDep = Annotated[
+    WidgetCaller, Depends(_caller_dependency(admin=False, zoho_required=False))
+]
+# Managing the installation: the Administrator profile or the API key.
+AdminCallerDep = Annotated[
+    WidgetCaller, Depends(_caller_dependency(admin=True, zoho_required=True))
+]
+EarlyAdminCallerDep = Annotated[
+    WidgetCaller, Depends(_caller_dependency(admin=True, zoho_required=False))
+]
+# A repeated uninstall with the API key finds its tombstone instead of a 401.
 UninstallingCallerDep = Annotated[
-    WidgetCaller, Depends(_caller_dependency(zoho_required=False, allow_uninstalled=True))
+    WidgetCaller,
+    Depends(_caller_dependency(admin=True, zoho_required=False, allow_uninstalled=True)),
 ]

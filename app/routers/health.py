@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.crypto import constant_time_equal
+from app.errors import Unauthenticated
 from app.log import get_logger
 from app.migrate import at_head
-from app.routers.deps import RuntimeDep
+from app.routers.deps import RuntimeDep, bearer_token
+from app.schemas.problems import problem_responses
 from app.services.events.backlog import observe_inbox
 
 log = get_logger("app.routers.health")
@@ -40,8 +45,21 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(runtime: RuntimeDep) -> Response:
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Needs `Authorization: Bearer <METRICS_TOKEN>` when that setting is set.",
+    response_class=Response,
+    responses=problem_responses(Unauthenticated),
+)
+async def metrics(
+    runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    token = runtime.settings.metrics_token
+    if token is not None and not constant_time_equal(
+        bearer_token(authorization), token.get_secret_value()
+    ):
+        raise Unauthenticated("invalid metrics token")
     try:
         await observe_inbox(runtime)
     except (SQLAlchemyError, OSError):

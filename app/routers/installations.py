@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response, status
 
 from app.errors import (
+    AdminRequired,
     GoCardlessAccountInactive,
     GoCardlessNotAuthorized,
     InstallationExists,
@@ -15,6 +16,8 @@ from app.errors import (
     ZohoNotAuthorized,
 )
 from app.routers.deps import (
+    AdminCallerDep,
+    EarlyAdminCallerDep,
     EarlyWidgetCallerDep,
     RuntimeDep,
     SessionDep,
@@ -30,6 +33,7 @@ from app.schemas.installations import (
 )
 from app.schemas.invoices import InstallationSettings
 from app.schemas.problems import problem_responses
+from app.services.gocardless_disconnect import disconnect_gocardless
 from app.services.installation_status import installation_status
 from app.services.installations import create_installation
 from app.services.sync import CrmModulesMissing, SyncAlreadyDone, start_sync, sync_status
@@ -68,6 +72,8 @@ async def post_installation(
 @router.get(
     "/installation",
     summary="This installation's connections and sync status",
+    description="Any member of the audience. The authorize links (single use, valid 15 "
+    "minutes) are handed to administrators only; others see them as null.",
     responses=problem_responses(
         Unauthenticated, UserNotInAudience, ValidationFailed, ProviderUnavailable
     ),
@@ -75,30 +81,40 @@ async def post_installation(
 async def get_installation(
     caller: EarlyWidgetCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> InstallationStatusOut:
-    return await installation_status(session, runtime, caller.installation)
+    return await installation_status(
+        session, runtime, caller.installation, admin=caller.admin, user_id=caller.user_id
+    )
 
 
 @router.patch(
     "/installation",
     summary="Change this installation's settings",
-    description="`auto_collect_on_mandate` (default off): when a customer completes a mandate "
-    "setup we emailed, create the waiting invoice's payment at once.",
-    responses=problem_responses(Unauthenticated, UserNotInAudience, ValidationFailed),
+    description="Administrators only. `auto_collect_on_mandate` (default off): when a customer "
+    "completes a mandate setup we emailed, create the waiting invoice's payment at once.",
+    responses=problem_responses(
+        Unauthenticated, UserNotInAudience, AdminRequired, ValidationFailed
+    ),
 )
 async def patch_installation(
-    body: InstallationSettings, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
+    body: InstallationSettings,
+    caller: EarlyAdminCallerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> InstallationStatusOut:
     caller.installation.auto_collect_on_mandate = body.auto_collect_on_mandate
     await session.flush()
-    return await installation_status(session, runtime, caller.installation)
+    return await installation_status(
+        session, runtime, caller.installation, admin=True, user_id=caller.user_id
+    )
 
 
 @router.post(
     "/installation/sync",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Sync Now: copy every GoCardless customer and payment into the CRM (once)",
-    description="Starts the one-time background copy; poll GET /installation/sync for progress. "
-    "A failed sync may be started again and resumes where it stopped.",
+    description="Administrators only. Starts the one-time background copy; poll "
+    "GET /installation/sync for progress. A failed sync may be started again and resumes "
+    "where it stopped.",
     responses=problem_responses(
         SyncAlreadyDone,
         GoCardlessNotAuthorized,
@@ -107,12 +123,11 @@ async def patch_installation(
         CrmModulesMissing,
         Unauthenticated,
         UserNotInAudience,
+        AdminRequired,
         ValidationFailed,
     ),
 )
-async def post_sync(
-    caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
-) -> SyncStatus:
+async def post_sync(caller: AdminCallerDep, session: SessionDep, runtime: RuntimeDep) -> SyncStatus:
     return await start_sync(session, runtime, caller.installation)
 
 
@@ -131,13 +146,38 @@ async def get_sync(caller: WidgetCallerDep, session: SessionDep, runtime: Runtim
     "/installation",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Uninstall: revoke both accounts and delete the org's data",
-    description="Idempotent: a second call answers 204 too. The API key stops working at once.",
+    description="Administrators only. Idempotent with the API key: a second call answers 204 "
+    "too. The API key and every session stop working at once.",
     responses=problem_responses(
-        Unauthenticated, UserNotInAudience, ProviderUnavailable, ValidationFailed
+        Unauthenticated, UserNotInAudience, AdminRequired, ProviderUnavailable, ValidationFailed
     ),
 )
 async def delete_installation(
     caller: UninstallingCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     await uninstall(session, runtime, caller.installation)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "/installation/gocardless",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Disconnect the GoCardless account (to switch accounts)",
+    description="Administrators only. The connected GoCardless account is pinned: "
+    "authorizing another organisation is refused (409 `gocardless_account_mismatch`). This "
+    "revokes the token and purges that organisation's mirror, webhook inbox and pending work "
+    "(Sync Now, payment slots, mandate requests); GoCardless can then be authorized anew, "
+    "with any organisation.",
+    responses=problem_responses(
+        Unauthenticated,
+        UserNotInAudience,
+        AdminRequired,
+        GoCardlessNotAuthorized,
+        ValidationFailed,
+    ),
+)
+async def delete_gocardless(
+    caller: EarlyAdminCallerDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    await disconnect_gocardless(session, runtime, caller.installation)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

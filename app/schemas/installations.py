@@ -56,7 +56,9 @@ class ZohoStatus(BaseModel):
     connected: bool
     org_id: str | None
     status: Literal["not_connected", "connected", "needs_reauthorization"]
-    authorize_url: str
+    authorize_url: str | None = Field(
+        description="Single-use link (15 minutes) to authorize; only for administrators"
+    )
 
 
 class GoCardlessStatus(BaseModel):
@@ -68,7 +70,9 @@ class GoCardlessStatus(BaseModel):
     active: bool
     status: Literal["not_connected", "connected", "revoked"]
     inactive_reason: str | None
-    authorize_url: str
+    authorize_url: str | None = Field(
+        description="Single-use link (15 minutes) to authorize; only for administrators"
+    )
 
 
 class SyncStatus(BaseModel):
@@ -110,6 +114,11 @@ class EventCounts(BaseModel):
     failed: int = Field(description="Events given up on after retries; an operator can replay them")
 
 
+class CallerOut(BaseModel):
+    user_id: str | None = Field(description="The signed-in CRM user; null for the API key")
+    admin: bool = Field(description="May manage the installation (CRM Administrator profile)")
+
+
 class InstallationStatusOut(BaseModel):
     installation_id: uuid.UUID
     audience: Audience
@@ -119,3 +128,4 @@ class InstallationStatusOut(BaseModel):
     gocardless: GoCardlessStatus
     sync: SyncStatus
     events: EventCounts
+    caller: CallerOut

@@ -1,8 +1,10 @@
 """The two OAuth authorizations: start (signed link → provider) and callback (code → tokens).
 
-State is signed and expiring, and names a database row that a callback consumes exactly once,
-in its own committed transaction, before any provider call: a replayed state fails even if the
-first callback is still running. Nothing is stored unless every check passes.
+The signed link is single use and expires in 15 minutes. The state is signed and expiring,
+names a database row bound to the browser that started the flow (a cookie), and a callback
+consumes that row exactly once, in its own committed transaction, before any provider call: a
+replayed state fails even if the first callback is still running. Nothing is stored unless
+every check passes; a GoCardless account other than the connected one is refused.
 """
 
 from __future__ import annotations
@@ -10,16 +12,17 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.errors import GoCardlessError
 from app.adapters.zoho.accounts import is_trusted_accounts_server
 from app.adapters.zoho.errors import ZohoError
-from app.crypto import InvalidSignedValue
-from app.errors import AppError
+from app.errors import AppError, GoCardlessAccountMismatch
 from app.log import get_logger
 from app.models import (
     ConnectionStatus,
@@ -30,15 +33,14 @@ from app.models import (
     ZohoConnection,
 )
 from app.runtime import Runtime
-from app.services.audience import forget_audience
+from app.services.identity.audience import forget_audience
+from app.services.identity.browser import browser_hash
+from app.services.identity.links import InvalidLink, Provider, read_link
+from app.services.identity.state import STATE_TTL, Flow, InvalidState, open_state, seal_state
 from app.services.installations import ACTIVE_VERIFICATION_STATUS
-from app.services.links import LINK_MAX_AGE_SECONDS, LINK_PURPOSE, Provider
 from app.services.providers import StaticZohoToken, gocardless_client_for_token, zoho_crm
 
 log = get_logger("app.services.authorization")
-
-STATE_PURPOSE = "oauth-state"
-STATE_TTL = timedelta(minutes=15)
 
 
 class AuthorizationFailed(AppError):
@@ -56,66 +58,99 @@ class AuthorizationResult:
 
 
 async def start_authorization(
-    session: AsyncSession, runtime: Runtime, provider: Provider, link: str
+    runtime: Runtime, provider: Provider, link: str, *, browser_id: str
 ) -> str:
-    """Validate the signed link, record a single-use state, return the provider's URL."""
+    """Use up the single-use link, record a state bound to this browser, return the
+    provider's consent URL. The state is committed at once, before the browser leaves."""
     try:
-        payload = runtime.signer.unsign(LINK_PURPOSE, link, max_age_seconds=LINK_MAX_AGE_SECONDS)
-    except InvalidSignedValue as exc:
+        claims = read_link(runtime, provider, link)
+    except InvalidLink as exc:
         raise AuthorizationFailed(
-            f"This authorization link is {exc.reason}. Open the extension settings for a new one."
+            f"This authorization link is {exc.reason}. Open the extension settings "
+            "(as a CRM administrator) for a new one."
         ) from None
-    if payload.get("p") != provider.value:
-        raise AuthorizationFailed("This authorization link is for another provider.")
-    installation = await _active_installation(session, payload.get("i"))
     nonce = secrets.token_urlsafe(24)
-    session.add(
-        OAuthState(
-            nonce=nonce,
-            installation_id=installation.id,
-            provider=provider.value,
-            expires_at=datetime.now(UTC) + STATE_TTL,
-        )
-    )
-    await session.flush()
-    state = runtime.signer.sign(STATE_PURPOSE, {"n": nonce, "p": provider.value})
+    try:
+        async with runtime.sessionmaker() as session, session.begin():
+            installation = await _active_installation(session, claims.installation_id)
+            session.add(
+                OAuthState(
+                    nonce=nonce,
+                    installation_id=installation.id,
+                    provider=provider.value,
+                    expires_at=runtime.clock() + STATE_TTL,
+                    link_id=claims.link_id,
+                    browser_hash=browser_hash(browser_id),
+                )
+            )
+    except IntegrityError:
+        raise AuthorizationFailed(
+            "This authorization link was already used. Open the extension settings for a new one."
+        ) from None
+    state = seal_state(runtime, Flow.authorize, {"n": nonce, "p": provider.value})
     if provider is Provider.zoho:
         return runtime.zoho_accounts.authorize_url(runtime.settings.zoho_accounts_url, state)
     return runtime.gocardless_connect.authorize_url(state)
 
 
-async def consume_state(runtime: Runtime, provider: Provider, state: str | None) -> uuid.UUID:
-    """Mark the state used (committed at once) and return its installation id."""
-    if not state:
-        raise AuthorizationFailed("The provider sent us back without a state; start again.")
+def read_state(runtime: Runtime, state: str | None) -> tuple[Flow, dict[str, Any]]:
     try:
-        payload = runtime.signer.unsign(
-            STATE_PURPOSE, state, max_age_seconds=int(STATE_TTL.total_seconds())
-        )
-    except InvalidSignedValue as exc:
+        return open_state(runtime, state)
+    except InvalidState as exc:
+        if exc.reason == "missing":
+            raise AuthorizationFailed(
+                "The provider sent us back without a state; start again."
+            ) from None
         raise AuthorizationFailed(
             f"The authorization state is {exc.reason}; start again from the extension settings."
         ) from None
+
+
+async def consume_state(
+    runtime: Runtime, provider: Provider, payload: dict[str, Any], browser_id: str | None
+) -> uuid.UUID:
+    """Mark the state used (committed at once) and return its installation id. Only the
+    browser that started the flow can finish it."""
     if payload.get("p") != provider.value:
         raise AuthorizationFailed("The authorization state belongs to another provider.")
-    now = datetime.now(UTC)
-    async with runtime.sessionmaker() as session, session.begin():
-        installation_id = await session.scalar(
-            update(OAuthState)
-            .where(
-                OAuthState.nonce == str(payload.get("n")),
-                OAuthState.provider == provider.value,
-                OAuthState.used_at.is_(None),
-                OAuthState.expires_at > now,
-            )
-            .values(used_at=now)
-            .returning(OAuthState.installation_id)
-        )
-    if installation_id is None:
+    if not browser_id:
         raise AuthorizationFailed(
-            "This authorization was already used or has expired; start again from the settings."
+            "This authorization was started in another browser (or its cookie was lost); "
+            "start again from the extension settings."
         )
-    return uuid.UUID(str(installation_id))
+    now = runtime.clock()
+    async with runtime.sessionmaker() as session, session.begin():
+        row = (
+            await session.execute(
+                update(OAuthState)
+                .where(
+                    OAuthState.nonce == str(payload.get("n")),
+                    OAuthState.provider == provider.value,
+                    OAuthState.browser_hash == browser_hash(browser_id),
+                    OAuthState.used_at.is_(None),
+                    OAuthState.expires_at > now,
+                )
+                .values(used_at=now)
+                .returning(OAuthState.installation_id)
+            )
+        ).first()
+    if row is None:
+        raise AuthorizationFailed(
+            "This authorization was already used, has expired, or was started in another "
+            "browser; start again from the extension settings."
+        )
+    return uuid.UUID(str(row[0]))
+
+
+def trusted_accounts_server(runtime: Runtime, accounts_server: str | None) -> str:
+    """The accounts server to exchange the code at; our client secret goes with the code, so
+    never to a host we don't know."""
+    settings = runtime.settings
+    server = (accounts_server or settings.zoho_accounts_url).rstrip("/")
+    if not is_trusted_accounts_server(server, settings.zoho_accounts_url):
+        log.warning("zoho.oauth.untrusted_accounts_server", accounts_server=server[:200])
+        raise AuthorizationFailed("Zoho sent us to an accounts server we do not recognise.")
+    return server
 
 
 async def complete_zoho(
@@ -126,12 +161,7 @@ async def complete_zoho(
     code: str,
     accounts_server: str | None,
 ) -> AuthorizationResult:
-    settings = runtime.settings
-    server = (accounts_server or settings.zoho_accounts_url).rstrip("/")
-    if not is_trusted_accounts_server(server, settings.zoho_accounts_url):
-        # Our client secret goes with the code exchange; never to a host we don't know.
-        log.warning("zoho.oauth.untrusted_accounts_server", accounts_server=server)
-        raise AuthorizationFailed("Zoho sent us to an accounts server we do not recognise.")
+    server = trusted_accounts_server(runtime, accounts_server)
     installation = await _active_installation(session, installation_id)
     try:
         tokens = await runtime.zoho_accounts.exchange_code(server, code)
@@ -156,7 +186,7 @@ async def complete_zoho(
             f"You authorized Zoho CRM organisation {org.id}, but this installation belongs to "
             f"organisation {installation.zoho_org_id}. Sign in to the right organisation."
         )
-    now = datetime.now(UTC)
+    now = runtime.clock()
     connection = await session.get(ZohoConnection, installation.id, with_for_update=True)
     if connection is None:
         connection = ZohoConnection(installation_id=installation.id)
@@ -191,6 +221,22 @@ async def complete_gocardless(
     except GoCardlessError as exc:
         raise AuthorizationFailed(f"GoCardless refused the authorization: {exc.message}") from None
     access_token = token.access_token.get_secret_value()
+    connection = await session.get(GoCardlessConnection, installation.id, with_for_update=True)
+    if connection is not None and connection.organisation_id != token.organisation_id:
+        # The account is pinned: swapping it would send new mandates to another creditor and
+        # orphan the old one's payments. Switching is DELETE /api/v1/installation/gocardless.
+        await _revoke_gocardless_quietly(runtime, access_token)
+        log.warning(
+            "gocardless.oauth.account_mismatch",
+            installation_id=str(installation.id),
+            connected=connection.organisation_id,
+            offered=token.organisation_id,
+        )
+        raise GoCardlessAccountMismatch(
+            f"This installation is connected to GoCardless account {connection.organisation_id}"
+            f", but you authorized account {token.organisation_id}; nothing was changed. To "
+            "switch accounts, an administrator first disconnects GoCardless in the settings."
+        )
     taken = await session.scalar(
         select(GoCardlessConnection.installation_id).where(
             GoCardlessConnection.organisation_id == token.organisation_id,
@@ -198,6 +244,7 @@ async def complete_gocardless(
         )
     )
     if taken is not None:
+        await _revoke_gocardless_quietly(runtime, access_token)
         raise AuthorizationFailed(
             f"GoCardless account {token.organisation_id} is already connected to another "
             "Zoho CRM organisation."
@@ -211,8 +258,7 @@ async def complete_gocardless(
             f"Could not read the GoCardless account's status: {exc.message}"
         ) from None
     creditor = creditors[0] if creditors else None
-    now = datetime.now(UTC)
-    connection = await session.get(GoCardlessConnection, installation.id, with_for_update=True)
+    now = runtime.clock()
     if connection is None:
         connection = GoCardlessConnection(installation_id=installation.id)
         session.add(connection)
@@ -268,6 +314,13 @@ async def _active_installation(session: AsyncSession, installation_id: object) -
     if installation is None or installation.status != InstallationStatus.active:
         raise AuthorizationFailed("This installation no longer exists (the extension was removed).")
     return installation
+
+
+async def _revoke_gocardless_quietly(runtime: Runtime, access_token: str) -> None:
+    try:
+        await runtime.gocardless_connect.revoke(access_token)
+    except GoCardlessError as exc:
+        log.warning("gocardless.oauth.revoke_failed", error=exc.message)
 
 
 async def _revoke_zoho_quietly(runtime: Runtime, accounts_server: str, refresh_token: str) -> None:

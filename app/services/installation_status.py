@@ -10,26 +10,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import ConnectionStatus, EventStatus, InboxEvent, Installation
 from app.runtime import Runtime
 from app.schemas.installations import (
+    CallerOut,
     EventCounts,
     GoCardlessStatus,
     InstallationStatusOut,
     ZohoStatus,
 )
 from app.services.authorization import inactive_reason
+from app.services.identity.links import Provider, authorize_link
 from app.services.installations import (
     gocardless_active,
     gocardless_usable,
     load_connections,
     zoho_usable,
 )
-from app.services.links import Provider, authorize_link
 from app.services.sync import sync_status
 
 
 async def installation_status(
-    session: AsyncSession, runtime: Runtime, installation: Installation
+    session: AsyncSession,
+    runtime: Runtime,
+    installation: Installation,
+    *,
+    admin: bool,
+    user_id: str | None,
 ) -> InstallationStatusOut:
+    """`admin`: whether the caller may be handed the authorize links (single use, 15 min)."""
     zoho, gocardless = await load_connections(session, installation.id)
+
+    def link(provider: Provider) -> str | None:
+        return authorize_link(runtime, provider, installation.id) if admin else None
+
     active = gocardless_active(gocardless)
     return InstallationStatusOut(
         installation_id=installation.id,
@@ -40,7 +51,7 @@ async def installation_status(
             connected=zoho_usable(zoho),
             org_id=zoho.org_id if zoho else None,
             status=zoho.status if zoho else "not_connected",
-            authorize_url=authorize_link(runtime, Provider.zoho, installation.id),
+            authorize_url=link(Provider.zoho),
         ),
         gocardless=GoCardlessStatus(
             connected=gocardless_usable(gocardless),
@@ -54,10 +65,11 @@ async def installation_status(
             inactive_reason=None
             if active or gocardless is None or gocardless.status != ConnectionStatus.connected
             else inactive_reason(gocardless.verification_status),
-            authorize_url=authorize_link(runtime, Provider.gocardless, installation.id),
+            authorize_url=link(Provider.gocardless),
         ),
         sync=await sync_status(session, runtime, installation),
         events=await _event_counts(session, installation.id),
+        caller=CallerOut(user_id=user_id, admin=admin),
     )
 
 

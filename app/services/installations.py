@@ -27,7 +27,7 @@ from app.models import (
     ZohoConnection,
 )
 from app.runtime import Runtime
-from app.services.links import Provider, authorize_link
+from app.services.identity.links import Provider, authorize_link
 
 log = get_logger("app.services.installations")
 
@@ -140,7 +140,6 @@ async def require_gocardless(
         raise GoCardlessNotAuthorized(
             "authorize GoCardless first"
             if connection is None
-            else "GoCardless access was revoked; authorize GoCardless again",
-            authorize_url=authorize_link(runtime, Provider.gocardless, installation.id),
+            else "GoCardless access was revoked; authorize GoCardless again"
         )
     return connection

@@ -62,6 +62,9 @@ from app.services.mirror import (
 )
 from app.services.providers import gocardless_client, zoho_crm
 
+# Who the audit metadata names when the installation's API key (no CRM user) acts.
+API_KEY_ACTOR = "api_key"
+
 log = get_logger("app.services.invoice_payments")
 
 # A payment in one of these states no longer collects the invoice: a new one may be made.
@@ -113,7 +116,7 @@ async def create_invoice_payment(
     runtime: Runtime,
     installation: Installation,
     zoho: ZohoConnection,
-    user_id: str,
+    user_id: str | None,
     *,
     invoice_id: str,
     mandate_id: str,
@@ -369,7 +372,7 @@ async def cancel_invoice_payment(
     runtime: Runtime,
     installation: Installation,
     zoho: ZohoConnection,
-    user_id: str,
+    user_id: str | None,
     payment_id: str,
 ) -> PaymentOut:
     connection = await require_gocardless(session, runtime, installation)
@@ -388,7 +391,7 @@ async def cancel_invoice_payment(
         raise not_cancellable(current).keeping_changes()
     try:
         cancelled = await gc.cancel_payment(
-            payment_id, metadata={"cancelled_by_zoho_user": user_id}
+            payment_id, metadata={"cancelled_by_zoho_user": user_id or API_KEY_ACTOR}
         )
     except GoCardlessInvalidState:
         raise not_cancellable(await gc.get_payment(payment_id)) from None

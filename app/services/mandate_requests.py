@@ -54,7 +54,7 @@ async def request_mandate(
     runtime: Runtime,
     installation: Installation,
     zoho: ZohoConnection,
-    user_id: str,
+    user_id: str | None,
     invoice_id: str,
 ) -> MandateRequestOut:
     connection = await require_gocardless(session, runtime, installation)
@@ -106,7 +106,7 @@ async def _new_request(
     gc: GoCardlessClient,
     invoice: Invoice,
     contact: Contact,
-    user_id: str,
+    user_id: str | None,
 ) -> MandateRequest:
     previous = await session.scalar(
         select(func.count())
@@ -202,7 +202,7 @@ _BUTTON_STYLE = (
 async def _send_link(
     crm: ZohoCRM,
     connection: GoCardlessConnection,
-    user_id: str,
+    user_id: str | None,
     invoice: Invoice,
     contact: Contact,
     link: str,
@@ -239,9 +239,10 @@ async def _send_link(
         ) from None
 
 
-async def _sender(crm: ZohoCRM, user_id: str) -> MailAddress:
-    """The requesting user's own address if the CRM lets them send from it, else the default."""
-    user = await crm.get_user(user_id)
+async def _sender(crm: ZohoCRM, user_id: str | None) -> MailAddress:
+    """The requesting user's own address if the CRM lets them send from it, else the default
+    (also when the API key asks: no user then)."""
+    user = await crm.get_user(user_id) if user_id else None
     allowed = await crm.from_addresses()
     if user is not None and user.email:
         for address in allowed:

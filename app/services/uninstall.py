@@ -23,7 +23,7 @@ from app.models import (
     ZohoConnection,
 )
 from app.runtime import Runtime
-from app.services.audience import forget_audience
+from app.services.identity.audience import forget_audience
 
 log = get_logger("app.services.uninstall")
 
@@ -42,7 +42,7 @@ async def uninstall(session: AsyncSession, runtime: Runtime, installation: Insta
     if zoho is not None:
         await _revoke_zoho(runtime, zoho)
     if gocardless is not None:
-        await _revoke_gocardless(runtime, gocardless)
+        await revoke_gocardless(runtime, gocardless)
     now = datetime.now(UTC)
     # Every table that carries installation_id is the org's data (later issues add more).
     for table in reversed(Base.metadata.sorted_tables):
@@ -79,7 +79,7 @@ async def _revoke_zoho(runtime: Runtime, connection: ZohoConnection) -> None:
         log.info("zoho.token.revoked", installation_id=str(connection.installation_id))
 
 
-async def _revoke_gocardless(runtime: Runtime, connection: GoCardlessConnection) -> None:
+async def revoke_gocardless(runtime: Runtime, connection: GoCardlessConnection) -> None:
     try:
         await runtime.gocardless_connect.revoke(runtime.cipher.decrypt(connection.access_token_enc))
     except (GoCardlessError, ValueError) as exc:

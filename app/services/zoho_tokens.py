@@ -18,7 +18,6 @@ from app.errors import ZohoNotAuthorized
 from app.log import get_logger
 from app.models import ConnectionStatus, ZohoConnection
 from app.runtime import Runtime
-from app.services.links import Provider, authorize_link
 
 log = get_logger("app.services.zoho_tokens")
 
@@ -134,6 +133,5 @@ class ZohoTokenStore:
 
     def _not_authorized(self) -> ZohoNotAuthorized:
         return ZohoNotAuthorized(
-            "Zoho CRM access is missing or was revoked; authorize Zoho CRM again",
-            authorize_url=authorize_link(self._runtime, Provider.zoho, self._installation_id),
+            "Zoho CRM access is missing or was revoked; authorize Zoho CRM again"
         )

@@ -123,10 +123,8 @@ class World:
         return runtime
 
     def widget_headers(self, installed: Installed) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {installed.api_key}",
-            "X-Zoho-User-Id": self.crm_org.admin_user_id,
-        }
+        # The API key: the installation itself, with admin rights (as an integrator calls).
+        return installed.headers()
 
     def upserts(self, module: str) -> int:
         return self.router.count("POST", f"{ZOHO}/crm/v8/{module}/upsert")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -18,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.crypto import TokenCipher
 from app.main import create_app
 from app.models import GoCardlessConnection, ZohoConnection
+from app.services.identity.sessions import issue_session
 from app.settings import Settings
 from tests.conftest import GOCARDLESS_API, ZOHO_ACCOUNTS, ZOHO_API
 
-ADMIN_HEADERS = {"Authorization": "Bearer operator-token"}
+ADMIN_HEADERS = {"Authorization": "Bearer operator-token-0123456789abcdefghij"}
 ORG_ID = "60012345678"
 ADMIN_USER = "4150868000000225013"
 STANDARD_USER = "4150868000000225014"
@@ -86,14 +90,122 @@ def zoho_mock() -> Iterator[respx.MockRouter]:
         )
 
     router = respx.mock(assert_all_called=False, assert_all_mocked=True)
-    router.get(url__regex=rf"{ZOHO_API}/crm/v\d+/users/(?P<user_id>\d+)").mock(
+    router.get(url__regex=rf"{ZOHO_API}/crm/v\d+/users/(?P<user_id>\d+)", name="user").mock(
         side_effect=user_route
     )
-    router.get(url__regex=rf"{ZOHO_API}/crm/v\d+/org").respond(200, json=zoho_org_body())
+    add_signin_routes(router)
     router.route(host="testserver").pass_through()
     # Active for the whole test: respx forgets its calls when the context closes.
     with router:
         yield router
+
+
+# Sign-in: the code `signin-<user id>[-<org id>]` makes a token of that user in that org.
+SIGNIN_TOKEN_PREFIX = "1000.user-token-"
+
+
+def add_signin_routes(router: respx.MockRouter) -> None:
+    """Zoho's side of a widget sign-in: the code exchange, then `users?type=CurrentUser` and
+    `/org` answered for whichever user and org the access token belongs to."""
+
+    def token(request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.content.decode()))
+        code = form.get("code", "")
+        if not code.startswith("signin-"):
+            return httpx.Response(200, json={"error": "invalid_code"})
+        return httpx.Response(
+            200,
+            json={
+                "access_token": SIGNIN_TOKEN_PREFIX + code.removeprefix("signin-"),
+                "api_domain": ZOHO_API,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+            },
+        )
+
+    def whose(request: httpx.Request) -> tuple[str, str]:
+        token = request.headers["authorization"].removeprefix("Zoho-oauthtoken ")
+        user_id, _, org_id = token.removeprefix(SIGNIN_TOKEN_PREFIX).partition("-")
+        return user_id, org_id or ORG_ID
+
+    def current_user(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"users": [USERS[whose(request)[0]]]})
+
+    def org(request: httpx.Request) -> httpx.Response:
+        signed_in = SIGNIN_TOKEN_PREFIX in request.headers.get("authorization", "")
+        return httpx.Response(200, json=zoho_org_body(whose(request)[1] if signed_in else ORG_ID))
+
+    router.post(f"{ZOHO_ACCOUNTS}/oauth/v2/token", name="signin_token").mock(side_effect=token)
+    router.get(url__regex=rf"{ZOHO_API}/crm/v\d+/users\?type=CurrentUser$").mock(
+        side_effect=current_user
+    )
+    router.get(url__regex=rf"{ZOHO_API}/crm/v\d+/org$", name="org").mock(side_effect=org)
+
+
+SESSION_SCRIPT = re.compile(
+    r'<script type="application/json" id="gocardless-zoho-session">(.*?)</script>', re.S
+)
+
+
+async def sign_in_response(
+    client: httpx.AsyncClient, user_id: str, *, org_id: str = ORG_ID, code_org: str | None = None
+) -> httpx.Response:
+    """A widget sign-in through our endpoints; Zoho's side is `add_signin_routes`."""
+    start = await client.get(
+        "/oauth/zoho/signin", params={"org": org_id, "origin": "http://testserver"}
+    )
+    assert start.status_code == 302, start.text
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    code = f"signin-{user_id}" + (f"-{code_org}" if code_org else "")
+    return await client.get(
+        "/oauth/zoho/callback",
+        params={"code": code, "state": state, "accounts-server": ZOHO_ACCOUNTS},
+    )
+
+
+def session_of(page: httpx.Response) -> dict[str, Any]:
+    match = SESSION_SCRIPT.search(page.text)
+    assert match, page.text
+    session: dict[str, Any] = json.loads(match.group(1))
+    return session
+
+
+async def sign_in(
+    client: httpx.AsyncClient, user_id: str = ADMIN_USER, *, org_id: str = ORG_ID
+) -> dict[str, str]:
+    """Headers of a signed-in widget user."""
+    page = await sign_in_response(client, user_id, org_id=org_id)
+    assert page.status_code == 200, page.text
+    return {"Authorization": f"Bearer {session_of(page)['token']}"}
+
+
+def session_due_for_recheck(
+    app: FastAPI, installed: Installed, user_id: str, *, admin: bool = True
+) -> dict[str, str]:
+    """Headers of a session signed in ten minutes ago, so its next use asks the CRM (with
+    the installation's token) whether the user is still in the audience."""
+    runtime = app.state.runtime
+    real_clock = runtime.clock
+    earlier = real_clock() - timedelta(minutes=10)
+    runtime.clock = lambda: earlier
+    try:
+        issued = issue_session(runtime, installed.installation_id, user_id, admin=admin)
+    finally:
+        runtime.clock = real_clock
+    return {"Authorization": f"Bearer {issued.token}"}
+
+
+def crm_now_says(router: respx.MockRouter, user: dict[str, Any]) -> None:
+    """From now on the CRM's users API describes this user so (e.g. moved to another
+    profile); other users are answered as before."""
+    previous = router.routes["user"].side_effect
+
+    def answer(request: httpx.Request, user_id: str) -> httpx.Response:
+        if user_id == user["id"]:
+            return httpx.Response(200, json={"users": [user]})
+        return previous(request, user_id)  # type: ignore[no-any-return,misc,operator]
+
+    router.routes["user"].side_effect = answer
 
 
 MockRouterFactory = Callable[..., respx.MockRouter]
@@ -138,8 +250,9 @@ class Installed:
     zoho_authorize_url: str
     gocardless_authorize_url: str
 
-    def headers(self, user_id: str = ADMIN_USER) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}", "X-Zoho-User-Id": user_id}
+    def headers(self) -> dict[str, str]:
+        """The API key's headers: the installation itself, with admin rights."""
+        return {"Authorization": f"Bearer {self.api_key}"}
 
 
 async def install(

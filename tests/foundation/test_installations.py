@@ -19,6 +19,8 @@ from tests.foundation.conftest import (
     connect_gocardless,
     connect_zoho,
     install,
+    sign_in,
+    sign_in_response,
 )
 
 PROBLEM = "application/problem+json"
@@ -103,24 +105,21 @@ async def test_bad_bodies_are_problems(client: httpx.AsyncClient) -> None:
     )
 
 
-async def test_widget_needs_a_valid_key_and_a_user(client: httpx.AsyncClient) -> None:
+async def test_widget_needs_a_session_or_the_key(client: httpx.AsyncClient) -> None:
     installed = await install(client)
-    assert_problem(await client.get("/api/v1/installation"), 401, "unauthenticated")
-    assert_problem(
-        await client.get(
-            "/api/v1/installation",
-            headers={"Authorization": "Bearer gcz_unknown", "X-Zoho-User-Id": ADMIN_USER},
-        ),
-        401,
-        "unauthenticated",
-    )
-    assert_problem(
-        await client.get(
-            "/api/v1/installation", headers={"Authorization": f"Bearer {installed.api_key}"}
-        ),
-        422,
-        "validation_failed",
-    )
+    missing = await client.get("/api/v1/installation")
+    assert_problem(missing, 401, "unauthenticated")
+    assert missing.headers["www-authenticate"] == "Bearer"
+    for headers in (
+        {"Authorization": "Bearer gcz_unknown"},
+        {"Authorization": "Bearer not-a-session"},
+        # v1's claimed user id means nothing any more.
+        {"X-Zoho-User-Id": ADMIN_USER},
+    ):
+        response = await client.get("/api/v1/installation", headers=headers)
+        assert_problem(response, 401, "unauthenticated")
+    with_key = await client.get("/api/v1/installation", headers=installed.headers())
+    assert with_key.status_code == 200
 
 
 async def test_status_before_anything_is_connected(client: httpx.AsyncClient) -> None:
@@ -152,12 +151,7 @@ async def test_admins_audience(
     installed = await install(client, audience="admins")
     await connect_zoho(app, installed)
     await connect_gocardless(app, installed)
-    ok = await client.get("/api/v1/installation", headers=installed.headers(ADMIN_USER))
-    standard = await client.get("/api/v1/installation", headers=installed.headers(STANDARD_USER))
-    inactive = await client.get("/api/v1/installation", headers=installed.headers(INACTIVE_USER))
-    unknown = await client.get(
-        "/api/v1/installation", headers=installed.headers("4150868000000999999")
-    )
+    ok = await client.get("/api/v1/installation", headers=await sign_in(client, ADMIN_USER))
     assert ok.status_code == 200, ok.text
     body = ok.json()
     assert body["zoho"] | {"authorize_url": None} == {
@@ -168,9 +162,10 @@ async def test_admins_audience(
     }
     assert body["gocardless"]["active"] is True
     assert body["sync"]["can_sync_now"] is True
-    assert_problem(standard, 403, "user_not_in_audience")
-    assert_problem(inactive, 403, "user_not_in_audience")
-    assert_problem(unknown, 403, "user_not_in_audience")
+    for refused in (STANDARD_USER, INACTIVE_USER):
+        page = await sign_in_response(client, refused)
+        assert page.status_code == 403 and "text/html" in page.headers["content-type"]
+        assert "gocardless-zoho-session" not in page.text
 
 
 async def test_profiles_and_all_users_audiences(
@@ -182,28 +177,14 @@ async def test_profiles_and_all_users_audiences(
     everyone = await install(client, org_id="2", audience="all_users")
     await connect_zoho(app, by_profile, org_id="1")
     await connect_zoho(app, everyone, org_id="2")
-    standard_ok = await client.get(
-        "/api/v1/installation", headers=by_profile.headers(STANDARD_USER)
-    )
-    admin_refused = await client.get("/api/v1/installation", headers=by_profile.headers(ADMIN_USER))
-    all_ok = await client.get("/api/v1/installation", headers=everyone.headers(STANDARD_USER))
-    inactive = await client.get("/api/v1/installation", headers=everyone.headers(INACTIVE_USER))
-    assert standard_ok.status_code == 200
-    assert_problem(admin_refused, 403, "user_not_in_audience")
-    assert all_ok.status_code == 200
-    assert_problem(inactive, 403, "user_not_in_audience")
-
-
-async def test_audience_answers_are_cached_briefly(
-    client: httpx.AsyncClient, app: FastAPI, zoho_mock: respx.MockRouter
-) -> None:
-    installed = await install(client)
-    await connect_zoho(app, installed)
-    for _ in range(5):
-        response = await client.get("/api/v1/installation", headers=installed.headers())
-        assert response.status_code == 200
-    user_calls = [c for c in zoho_mock.calls if "/users/" in c.request.url.path]
-    assert len(user_calls) == 1
+    for user, org, expected in (
+        (STANDARD_USER, "1", 200),
+        (ADMIN_USER, "1", 403),
+        (STANDARD_USER, "2", 200),
+        (INACTIVE_USER, "2", 403),
+    ):
+        page = await sign_in_response(client, user, org_id=org, code_org=org)
+        assert page.status_code == expected, (user, org, page.text)
 
 
 async def test_one_installation_never_sees_another(

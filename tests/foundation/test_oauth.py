@@ -55,6 +55,13 @@ async def begin(client: httpx.AsyncClient, url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(response.headers["location"]).query)
 
 
+async def fresh_link(client: httpx.AsyncClient, installed: Installed, provider: str) -> str:
+    """A new authorize link (each is single use), as an admin's settings page gets it."""
+    response = await client.get("/api/v1/installation", headers=installed.headers())
+    link: str = response.json()[provider]["authorize_url"]
+    return link
+
+
 async def stored(app: FastAPI, table: str) -> list[dict[str, Any]]:
     async with app.state.runtime.engine.connect() as connection:
         rows = (await connection.execute(text(f"SELECT * FROM {table}"))).mappings().all()
@@ -251,7 +258,7 @@ async def test_zoho_reauthorization_replaces_tokens_and_revokes_the_old_one(
         zoho_accounts.routes["token"].respond(
             200, json={**ZOHO_TOKEN, "refresh_token": refresh_token}
         )
-        state = (await begin(client, installed.zoho_authorize_url))["state"][0]
+        state = (await begin(client, await fresh_link(client, installed, "zoho")))["state"][0]
         response = await client.get(
             "/oauth/zoho/callback",
             params={"code": "c", "state": state, "accounts-server": ZOHO_ACCOUNTS},
@@ -293,6 +300,7 @@ def gocardless_router(
     router.get(f"{GOCARDLESS_API}/creditors").respond(
         200, json=creditors_body(fixtures_dir, verification_status)
     )
+    router.post(f"{GOCARDLESS_CONNECT}/oauth/revoke", name="revoke").respond(200, json={})
     return router
 
 

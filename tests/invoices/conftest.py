@@ -20,6 +20,7 @@ import pytest
 import respx
 from fastapi import FastAPI
 
+from app.services.identity.sessions import issue_session
 from tests.conftest import GOCARDLESS_API, ZOHO_API
 from tests.foundation.conftest import (  # noqa: F401  (fixtures re-used here)
     ADMIN_USER,
@@ -342,10 +343,8 @@ async def _instant(_seconds: float) -> None:
 class Ready:
     installed: Installed
     app: FastAPI
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.installed.headers(ADMIN_USER)
+    # A signed-in administrator's session (the sign-in itself is tested in tests/foundation).
+    headers: dict[str, str]
 
 
 @pytest.fixture
@@ -374,4 +373,5 @@ async def ready(app: FastAPI, client: httpx.AsyncClient, apis: FakeApis) -> Read
             [Mandate.model_validate(m) for m in apis.mandates.values()],
             now,
         )
-    return Ready(installed, app)
+    session = issue_session(app.state.runtime, installed.installation_id, ADMIN_USER, admin=True)
+    return Ready(installed, app, {"Authorization": f"Bearer {session.token}"})

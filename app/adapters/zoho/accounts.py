@@ -56,6 +56,9 @@ _THROTTLED = "Access Denied"
 
 def is_trusted_accounts_server(url: str, default_accounts_url: str) -> bool:
     """May the client secret be sent to `url`? The callback's `accounts-server` is user input."""
+    if not url.isascii() or not url.isprintable() or " " in url:
+        # urlsplit silently drops tabs and newlines, so check the raw text first.
+        return False
     if url.rstrip("/") == default_accounts_url.rstrip("/"):
         return True
     try:
@@ -137,18 +140,28 @@ class ZohoAccounts:
         self._scopes = tuple(scopes)
         self._transport = transport
 
-    def authorize_url(self, accounts_server: str, state: str) -> str:
+    def authorize_url(
+        self,
+        accounts_server: str,
+        state: str,
+        *,
+        scopes: Sequence[str] | None = None,
+        offline: bool = True,
+    ) -> str:
+        """The consent URL: by default the installation's (every scope, a refresh token);
+        `offline=False` with narrow scopes is a user's sign-in (one access token, no consent
+        forced, so a user who already agreed passes straight through)."""
+        extra = {"access_type": "offline", "prompt": "consent"} if offline else {}
         # Zoho separates scopes with commas, not the RFC's spaces, so pass them pre-joined.
         url: str = prepare_grant_uri(
             f"{accounts_server.rstrip('/')}/oauth/v2/auth",
             client_id=self._client_id,
             response_type="code",
             redirect_uri=self._redirect_uri,
-            scope=",".join(self._scopes),
+            scope=",".join(scopes or self._scopes),
             state=state,
-            access_type="offline",
-            # Without consent Zoho issues a refresh token only on the user's first grant.
-            prompt="consent",
+            # Without prompt=consent Zoho issues a refresh token only on the user's first grant.
+            **(extra or {"access_type": "online"}),
         )
         return url
 

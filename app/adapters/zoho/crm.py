@@ -96,6 +96,15 @@ class ZohoCRM:
             raise ZohoError("INVALID_RESPONSE", "the org answer holds no org")
         return ZohoOrg.model_validate(orgs[0])
 
+    async def current_user(self) -> ZohoUser:
+        """The user the token belongs to (`users?type=CurrentUser`)."""
+        users = _rows(
+            await self._api.call("GET", "/users", params={"type": "CurrentUser"}), "users"
+        )
+        if not users:
+            raise ZohoError("INVALID_RESPONSE", "the current-user answer holds no user")
+        return ZohoUser.model_validate(users[0])
+
     async def get_user(self, user_id: str) -> ZohoUser | None:
         """The CRM user, or None when the org has no such user (ids come from callers)."""
         if not _ZOHO_ID.fullmatch(user_id):

@@ -51,9 +51,23 @@ def accounts_error(message: str) -> str:
     return page("Zoho Accounts", f"<h1>Zoho Accounts</h1><p>{escape(message)}</p>")
 
 
-def consent(*, client_name: str, scopes: list[str], orgs: list[Org], hidden: dict[str, str]) -> str:
+# The Zoho account this browser is signed in to (set by the simulated CRM's pages).
+SIGNED_IN_COOKIE = "zohosim_signed_in"
+
+
+def consent(
+    *,
+    client_name: str,
+    scopes: list[str],
+    orgs: list[Org],
+    hidden: dict[str, str],
+    signed_in: str | None = None,
+) -> str:
+    """Zoho's consent: the user picks the CRM org and (here, for the demo and tests) which of
+    its users they are; the account signed in to the simulated CRM comes first, selected."""
     options = "".join(
-        f"<option value='{escape(org.id)}:{escape(user.id)}'>"
+        f"<option value='{escape(org.id)}:{escape(user.id)}'"
+        f"{' selected' if signed_in == f'{org.id}:{user.id}' else ''}>"
         f"{escape(org.company_name)} ({escape(org.location)}) - {escape(user.full_name)}, "
         f"{escape(org.profiles[user.profile_id])}</option>"
         for org in orgs

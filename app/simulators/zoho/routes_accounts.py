@@ -72,7 +72,11 @@ async def consent_page(request: Request, state: StateDep) -> Response:
     scopes = [s for s in params.get("scope", "").split(",") if s]
     return HTMLResponse(
         pages.consent(
-            client_name=client.name, scopes=scopes, orgs=list(state.orgs.values()), hidden=hidden
+            client_name=client.name,
+            scopes=scopes,
+            orgs=list(state.orgs.values()),
+            hidden=hidden,
+            signed_in=request.cookies.get(pages.SIGNED_IN_COOKIE),
         )
     )
 

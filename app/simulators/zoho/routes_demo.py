@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from app.simulators.zoho import pages, record_pages
 from app.simulators.zoho.deps import get_state
 from app.simulators.zoho.errors import invalid_url_pattern
+from app.simulators.zoho.pages import SIGNED_IN_COOKIE
 from app.simulators.zoho.state import Org, ZohoSimState
 from app.simulators.zoho.store import ModuleStore, Record
 
@@ -46,7 +47,7 @@ async def invoice_list(state: StateDep) -> str:
 
 
 @router.get("/_sim/crm/invoices/{invoice_id}", response_class=HTMLResponse)
-async def invoice_page(state: StateDep, invoice_id: str, user_id: str | None = None) -> str:
+async def invoice_page(state: StateDep, invoice_id: str, user_id: str | None = None) -> Response:
     found = state.find_record("Invoices", invoice_id)
     if found is None:
         raise HTTPException(404, "no such invoice")
@@ -54,7 +55,12 @@ async def invoice_page(state: StateDep, invoice_id: str, user_id: str | None = N
     user = org.users.get(user_id or org.admin_user_id)
     if user is None or user.status != "active":
         raise HTTPException(404, "no such active user in this org")
-    return pages.crm_invoice(org, _invoice_view(org, record), user.id, state.options.widget_url)
+    page = HTMLResponse(
+        pages.crm_invoice(org, _invoice_view(org, record), user.id, state.options.widget_url)
+    )
+    # Who is signed in to Zoho in this browser: the consent page offers that account first.
+    page.set_cookie(SIGNED_IN_COOKIE, f"{org.id}:{user.id}", path="/", httponly=True)
+    return page
 
 
 def _module_store(state: ZohoSimState, module: str) -> tuple[Org, ModuleStore]:

@@ -1,5 +1,7 @@
-// The service's JSON API as the widget calls it: bearer API key, the CRM user id, and errors
-// turned into two kinds the pages can explain — an RFC 9457 problem, or no answer at all.
+// The service's JSON API as the widget calls it: the signed-in user's session as the bearer
+// token, and errors turned into two kinds the pages can explain — an RFC 9457 problem, or no
+// answer at all. A 401 means the session is over: it is forgotten, and the page asks the user
+// to sign in again.
 
 const TIMEOUT_MS = 30000;
 
@@ -37,12 +39,11 @@ async function problemOf(response) {
   };
 }
 
-export function createApiClient({ apiBase, apiKey, userId }) {
+export function createApiClient({ apiBase, session, onUnauthenticated }) {
   async function call(method, path, body) {
     const headers = {
       Accept: "application/json, application/problem+json",
-      Authorization: `Bearer ${apiKey}`,
-      "X-Zoho-User-Id": userId,
+      Authorization: `Bearer ${session.token}`,
     };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const abort = new AbortController();
@@ -62,6 +63,7 @@ export function createApiClient({ apiBase, apiKey, userId }) {
     } finally {
       clearTimeout(timer);
     }
+    if (response.status === 401) onUnauthenticated?.();
     if (!response.ok) throw new ApiProblem(response.status, await problemOf(response));
     if (response.status === 204) return { status: 204, body: null };
     try {
@@ -79,6 +81,7 @@ export function createApiClient({ apiBase, apiKey, userId }) {
   return {
     get: (path) => call("GET", path),
     post: (path, body = {}) => call("POST", path, body),
+    session,
   };
 }
 

@@ -1,15 +1,14 @@
-// Where a page gets its invoice, user, API key and API base.
+// Where a page gets its invoice, org and API base. Who the user is never comes from here: the
+// user signs in through Zoho (session.js), and no API key ever reaches the browser.
 //
-// Opened by Zoho CRM (no `user_id` in the URL): Zoho's embedded-app SDK gives the invoice
-// (PageLoad), the current user (CONFIG.getCurrentUser) and the API key (the extension's org
-// variable). Run as the demo or from tests: `?invoice_id=…&user_id=…&mode=send|cancel`, the key
-// in the fragment `#api_key=…` (fragments are never sent to servers, so it stays out of logs).
-// The API base is this page's origin unless `?api_base=` says otherwise; inside CRM the URL is
-// Zoho's to choose, so there the org variable `gocardless__api_base` says it instead (needed when
-// the pages are uploaded to Zoho with zet and so are served from Zoho's origin).
+// Opened by Zoho CRM (no `org_id` in the URL): Zoho's embedded-app SDK gives the invoice
+// (PageLoad) and the org (CONFIG.getOrgInfo). Run as the demo or from tests:
+// `?invoice_id=…&org_id=…&mode=send|cancel`. The API base is this page's origin unless
+// `?api_base=` says otherwise; inside CRM the URL is Zoho's to choose, so there the org variable
+// `gocardless__api_base` (an address, not a secret) says it instead (needed when the pages are
+// uploaded to Zoho with zet and so are served from Zoho's origin).
 
 export const ZOHO_SDK_URL = "https://live.zwidgets.com/js-sdk/1.2/ZohoEmbededAppSDK.min.js";
-const API_KEY_VARIABLE = "gocardless__api_key";
 const API_BASE_VARIABLE = "gocardless__api_base";
 // Outside CRM the SDK's handshake never completes; give up rather than spin for ever.
 const ZOHO_TIMEOUT_MS = 10000;
@@ -81,17 +80,16 @@ async function orgVariable(ZOHO, name) {
   }
 }
 
-async function currentUserId(ZOHO) {
-  const answer = await ZOHO.CRM.CONFIG.getCurrentUser();
-  const id = answer?.users?.[0]?.id;
+async function currentOrgId(ZOHO) {
+  const answer = await ZOHO.CRM.CONFIG.getOrgInfo();
+  const id = answer?.org?.[0]?.id ?? answer?.id;
   return id === undefined || id === null ? null : String(id);
 }
 
 function requireAll(config, needsInvoice, hints) {
   const missing = [];
   if (needsInvoice && !config.invoiceId) missing.push(hints.invoiceId);
-  if (!config.userId) missing.push(hints.userId);
-  if (!config.apiKey) missing.push(hints.apiKey);
+  if (!config.orgId || !/^\d{1,32}$/.test(config.orgId)) missing.push(hints.orgId);
   if (missing.length) throw new ConfigError(`This page cannot start: ${missing.join("; ")}.`);
   return config;
 }
@@ -101,47 +99,41 @@ async function configFromZoho(ZOHO, query, needsInvoice) {
   const pageLoad = new Promise((resolve) => ZOHO.embeddedApp.on("PageLoad", resolve));
   await withTimeout(Promise.resolve(ZOHO.embeddedApp.init()), "start-up");
   const data = needsInvoice ? await withTimeout(pageLoad, "which invoice") : null;
-  const [userId, apiKey, apiBase] = await Promise.all([
-    withTimeout(currentUserId(ZOHO), "current user"),
-    orgVariable(ZOHO, API_KEY_VARIABLE),
+  const [orgId, apiBase] = await Promise.all([
+    withTimeout(currentOrgId(ZOHO), "which organization"),
     orgVariable(ZOHO, API_BASE_VARIABLE),
   ]);
   const config = {
     invoiceId: invoiceIdFrom(data?.EntityId),
-    userId,
-    apiKey,
+    orgId,
     apiBase: apiBaseFrom(apiBase),
     mode: readMode(query),
     zoho: ZOHO,
   };
   return requireAll(config, needsInvoice, {
     invoiceId: "open it from an invoice's button",
-    userId: "Zoho CRM did not say who is signed in",
-    apiKey: `an administrator must set the extension's API key (org variable ${API_KEY_VARIABLE})`,
+    orgId: "Zoho CRM did not say which organization this is",
   });
 }
 
 function configFromUrl(query, needsInvoice) {
-  const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
   const config = {
     invoiceId: query.get("invoice_id"),
-    userId: query.get("user_id"),
-    apiKey: fragment.get("api_key"),
+    orgId: query.get("org_id"),
     apiBase: apiBaseFrom(query.get("api_base")),
     mode: readMode(query),
     zoho: null,
   };
   return requireAll(config, needsInvoice, {
     invoiceId: "add ?invoice_id=… to the address",
-    userId: "add &user_id=… (the CRM user id) to the address",
-    apiKey: "add #api_key=… to the address",
+    orgId: "add &org_id=… (the Zoho CRM org id) to the address",
   });
 }
 
 /** The page's configuration; throws ConfigError naming what is missing. */
 export async function loadConfig({ needsInvoice }) {
   const query = new URLSearchParams(location.search);
-  if (!query.has("user_id")) {
+  if (!query.has("org_id")) {
     const ZOHO = await zohoSdk();
     if (ZOHO) return configFromZoho(ZOHO, query, needsInvoice);
   }

@@ -13,9 +13,10 @@ import {
   paymentsSection,
   resultView,
 } from "./invoice-views.js";
+import { forgetSession, signIn, signInCard, storedSession } from "./session.js";
 import { createUi, focusHeading } from "./ui.js";
 
-const ui = createUi();
+const ui = createUi({ onSignIn: () => askToSignIn() });
 const content = document.getElementById("content");
 const dialog = document.getElementById("confirm");
 const dialogText = document.getElementById("confirm-text");
@@ -192,13 +193,39 @@ function done() {
   else reload();
 }
 
+function connect(session) {
+  api = createApiClient({
+    apiBase: config.apiBase,
+    session,
+    onUnauthenticated: () => forgetSession(config),
+  });
+}
+
+function askToSignIn(message) {
+  ui.clearError();
+  fill(
+    content,
+    signInCard(message, () =>
+      ui.run("Signing in with Zoho…", async () => {
+        connect(await signIn(config));
+        await loadInvoice();
+      }),
+    ),
+  );
+  ui.say("Sign in with Zoho to continue.");
+  focusHeading(content);
+}
+
 async function start() {
   fitFrameToContent();
   await ui.run("Connecting…", async () => {
     config = await loadConfig({ needsInvoice: true });
-    api = createApiClient(config);
   });
-  if (api) await reload();
+  if (!config) return;
+  const session = storedSession(config);
+  if (!session) return askToSignIn();
+  connect(session);
+  await reload();
 }
 
 start();

@@ -4,6 +4,7 @@
 import { createApiClient } from "./api.js";
 import { loadConfig } from "./config.js";
 import { externalButton, fill, h } from "./dom.js";
+import { forgetSession, signIn, signInCard, storedSession } from "./session.js";
 import { createUi, focusHeading } from "./ui.js";
 
 const POLL_MS = 1500;
@@ -12,9 +13,10 @@ const POLL_MS = 1500;
 const WATCH_MS = 2000;
 const WATCH_FOR_MS = 10 * 60 * 1000;
 
-const ui = createUi();
+const ui = createUi({ onSignIn: () => askToSignIn() });
 const content = document.getElementById("content");
 
+let config = null;
 let api = null;
 let installation = null;
 let pollTimer = null;
@@ -175,7 +177,20 @@ function percent(sync) {
   return Math.round(Math.min(Math.max(fraction, 0), 1) * 100);
 }
 
-function syncCard(sync) {
+function callerLine(caller) {
+  if (!caller) return null;
+  const who = caller.user_id ? `CRM user ${caller.user_id}` : "the installation's API key";
+  return h(
+    "p",
+    { class: "muted", id: "signed-in-as", "data-admin": String(caller.admin) },
+    `Signed in as ${who}`,
+    caller.admin
+      ? " (administrator)."
+      : ". Only a CRM administrator can authorize accounts or run Sync Now.",
+  );
+}
+
+function syncCard(sync, admin) {
   const started = sync.state !== "not_started";
   const pct = percent(sync);
   let explanation = null;
@@ -216,7 +231,7 @@ function syncCard(sync) {
         ]
       : null,
     explanation ? h("p", { class: "muted" }, explanation) : null,
-    sync.can_sync_now
+    sync.can_sync_now && admin
       ? h(
           "p",
           { class: "actions" },
@@ -231,7 +246,8 @@ function render() {
     content,
     zohoCard(installation.zoho),
     gocardlessCard(installation.gocardless),
-    syncCard(installation.sync),
+    syncCard(installation.sync, isAdmin()),
+    callerLine(installation.caller),
     h("p", { class: "actions" }, h("button", { type: "button", onclick: refresh }, "Refresh")),
   );
 }
@@ -240,9 +256,13 @@ function showSync(sync) {
   installation.sync = sync;
   const card = document.getElementById("sync");
   const hadFocus = card?.contains(document.activeElement);
-  const next = syncCard(sync);
+  const next = syncCard(sync, isAdmin());
   card.replaceWith(next);
   if (hadFocus) focusHeading(next);
+}
+
+function isAdmin() {
+  return Boolean(installation?.caller?.admin ?? true);
 }
 
 function finished(sync) {
@@ -307,11 +327,39 @@ function refresh() {
   return ui.run("Loading the settings…", loadInstallation);
 }
 
+function connect(session) {
+  api = createApiClient({
+    apiBase: config.apiBase,
+    session,
+    onUnauthenticated: () => forgetSession(config),
+  });
+}
+
+function askToSignIn(message) {
+  clearTimeout(pollTimer);
+  ui.clearError();
+  fill(
+    content,
+    signInCard(message, () =>
+      ui.run("Signing in with Zoho…", async () => {
+        connect(await signIn(config));
+        await loadInstallation();
+      }),
+    ),
+  );
+  ui.say("Sign in with Zoho to continue.");
+  focusHeading(content);
+}
+
 async function start() {
   await ui.run("Connecting…", async () => {
-    api = createApiClient(await loadConfig({ needsInvoice: false }));
+    config = await loadConfig({ needsInvoice: false });
   });
-  if (api) await refresh();
+  if (!config) return;
+  const session = storedSession(config);
+  if (!session) return askToSignIn();
+  connect(session);
+  await refresh();
 }
 
 start();

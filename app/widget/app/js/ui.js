@@ -3,6 +3,7 @@
 
 import { ApiProblem, NetworkFailure } from "./api.js";
 import { ConfigError } from "./config.js";
+import { SignInFailed } from "./session.js";
 import { externalButton, fill, h } from "./dom.js";
 
 // What each refusal means for the person in front of the widget, and what to do next. The
@@ -12,6 +13,14 @@ const MESSAGES = {
   user_not_in_audience: {
     heading: "You are not allowed to use GoCardless for Zoho CRM",
     detail: "Your CRM administrator chooses who may use it. Ask them to add your profile.",
+  },
+  admin_required: {
+    heading: "Only a CRM administrator can do this",
+    detail: "Ask a user with the CRM's Administrator profile to change these settings.",
+  },
+  too_many_requests: {
+    heading: "Please wait before trying again",
+    useDetail: true,
   },
   gocardless_not_authorized: {
     heading: "GoCardless is not connected yet",
@@ -96,8 +105,18 @@ function explain(error) {
   if (error instanceof ConfigError) {
     return { heading: "This page cannot start", detail: error.message, retry: false };
   }
+  if (error instanceof SignInFailed) {
+    return { heading: "You are not signed in", detail: error.message, signIn: true };
+  }
   if (error instanceof ApiProblem) {
     const { problem, status } = error;
+    if (status === 401) {
+      return {
+        heading: "Please sign in again",
+        detail: sentence(problem.detail || "Your sign-in has ended."),
+        signIn: true,
+      };
+    }
     const known = MESSAGES[problem.code] ?? (status === 401 ? MESSAGES.unauthenticated : null);
     const serverSays = problem.detail || problem.title || `The service answered HTTP ${status}.`;
     let heading = known?.heading ?? problem.title ?? "Something went wrong";
@@ -119,7 +138,8 @@ function explain(error) {
   };
 }
 
-export function createUi() {
+/** `onSignIn`: what the "Sign in with Zoho" button of a 401 or a failed sign-in does. */
+export function createUi({ onSignIn } = {}) {
   const main = document.getElementById("main");
   const spinner = document.getElementById("spinner");
   const status = document.getElementById("status");
@@ -136,9 +156,13 @@ export function createUi() {
   }
 
   function showError(error, retry) {
-    const { heading, detail, hint, authorize, retry: retryable } = explain(error);
+    const { heading, detail, hint, authorize, retry: retryable, signIn } = explain(error);
     const retryButton =
       retryable && retry ? h("button", { type: "button", onclick: retry }, "Try again") : null;
+    const signInButton =
+      signIn && onSignIn
+        ? h("button", { type: "button", class: "primary", onclick: onSignIn }, "Sign in with Zoho")
+        : null;
     fill(
       alert,
       h(
@@ -147,13 +171,15 @@ export function createUi() {
         h("h2", {}, heading),
         h("p", { class: "detail" }, detail),
         hint ? h("p", {}, hint) : null,
-        authorize || retryButton ? h("p", { class: "actions" }, authorize, retryButton) : null,
+        authorize || retryButton || signInButton
+          ? h("p", { class: "actions" }, authorize, retryButton, signInButton)
+          : null,
       ),
     );
     alert.hidden = false;
     say("");
     // The button that was pressed is disabled while busy and loses focus; land somewhere useful.
-    const action = retryButton ?? authorize;
+    const action = signInButton ?? retryButton ?? authorize;
     if (action) action.focus();
     else focusHeading(alert);
   }
