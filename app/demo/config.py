@@ -72,5 +72,7 @@ def demo_settings(
         zoho_api_url=urls.zoho,
         zoho_namespace="",
         catch_up_interval_seconds=CATCH_UP_SECONDS,
+        # The simulated CRM frames the widget, as Zoho CRM's hosts do.
+        widget_frame_ancestors=urls.zoho,
         log_json=False,
     )

@@ -3,6 +3,7 @@ over HTTP from the printed URL through both consent pages to a finished Sync Now
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -88,6 +89,30 @@ def _approve(client: httpx.Client, authorize_link: str, choice: tuple[str, str])
     return client.get(decision.headers["location"])
 
 
+SESSION_SCRIPT = re.compile(
+    r'<script type="application/json" id="gocardless-zoho-session">(.*?)</script>', re.S
+)
+
+
+def sign_in(client: httpx.Client, service: str, org_id: str, user_id: str) -> dict[str, str]:
+    """A widget user's sign-in through the Zoho simulator's consent page, as headers."""
+    query = urlencode({"org": org_id, "origin": service})
+    page = _approve(client, f"{service}/oauth/zoho/signin?{query}", ("account", f":{user_id}"))
+    assert page.status_code == 200, page.text
+    match = SESSION_SCRIPT.search(page.text)
+    assert match is not None, page.text
+    return {"Authorization": f"Bearer {json.loads(match.group(1))['token']}"}
+
+
+def authorize_both(client: httpx.Client, service: str, headers: dict[str, str]) -> None:
+    """As the admin's settings page does: each authorize link comes from the status."""
+    status = client.get(f"{service}/api/v1/installation", headers=headers).json()
+    zoho = _approve(client, status["zoho"]["authorize_url"], ("account", ""))
+    assert zoho.status_code == 200 and "connected" in zoho.text, zoho.text
+    gocardless = _approve(client, status["gocardless"]["authorize_url"], ("organisation_id", "OR"))
+    assert gocardless.status_code == 200 and "connected" in gocardless.text, gocardless.text
+
+
 def _text(page: PageParser, element_id: str) -> str:
     return page.by_id[element_id].text.strip()
 
@@ -101,7 +126,7 @@ def test_install_authorize_sync_over_http(demo: RunningDemo) -> None:
     start = client.get(demo.url)
     assert start.status_code == 200, demo.output()
     page = parse(start.text)
-    api_key, user_id = _text(page, "api-key"), _text(page, "admin-user-id")
+    user_id = _text(page, "admin-user-id")
     zoho_org_id = _text(page, "zoho-org-id")
     split = urlsplit(_href(page, "crm-invoices"))
     zoho_base = f"{split.scheme}://{split.netloc}"
@@ -111,18 +136,17 @@ def test_install_authorize_sync_over_http(demo: RunningDemo) -> None:
     assert root.status_code == 302 and root.headers["location"] == "/demo"
     for base in (service, zoho_base):
         assert client.get(f"{base}/favicon.ico").status_code == 200
+    # No credential is ever put into a page: the admin signs in through Zoho.
+    assert "gcz_" not in start.text
+    assert _href(page, "settings") == (f"{service}/widget/app/settings.html?org_id={zoho_org_id}")
 
-    zoho = _approve(client, _href(page, "authorize-zoho"), ("account", f":{user_id}"))
-    assert zoho.status_code == 200 and "connected" in zoho.text, demo.output()
-    gocardless = _approve(client, _href(page, "authorize-gocardless"), ("organisation_id", "OR"))
-    assert gocardless.status_code == 200 and "connected" in gocardless.text, demo.output()
-
-    headers = {"Authorization": f"Bearer {api_key}", "X-Zoho-User-Id": user_id}
+    headers = sign_in(client, service, zoho_org_id, user_id)
+    authorize_both(client, service, headers)
     started = client.post(f"{service}/api/v1/installation/sync", headers=headers)
     assert started.status_code == 202, started.text
     deadline = time.monotonic() + SYNC_TIMEOUT
     sync = started.json()
-    while sync["state"] == "running" and time.monotonic() < deadline:
+    while sync["state"] in ("not_started", "running") and time.monotonic() < deadline:
         time.sleep(0.3)
         sync = client.get(f"{service}/api/v1/installation/sync", headers=headers).json()
     assert sync["state"] == "succeeded", (sync, demo.output())
@@ -137,7 +161,7 @@ def test_install_authorize_sync_over_http(demo: RunningDemo) -> None:
     jane = next(r for r in records["data"] if r["Email"] == "jane.doe@example.com")
     assert jane["Contact"] is not None
 
-    # The CRM's Send Invoice button reaches our widget with the key in the fragment.
+    # The CRM's Send Invoice button reaches our widget with the invoice and org, no key.
     invoice_link = next(
         link for link in re.findall(r"href=\"([^\"]+/_sim/crm/invoices/[^\"]+)\"", start.text)
     )
@@ -145,7 +169,8 @@ def test_install_authorize_sync_over_http(demo: RunningDemo) -> None:
     hop = client.get(invoice_page.buttons[0]["data-src"])
     assert hop.status_code == 302
     assert hop.headers["location"].startswith(f"{service}/widget/app/widget.html?invoice_id=")
-    assert hop.headers["location"].endswith(f"#api_key={api_key}")
+    assert f"org_id={zoho_org_id}" in hop.headers["location"]
+    assert "#" not in hop.headers["location"] and "api_key" not in hop.headers["location"]
 
 
 def test_ctrl_c_stops_every_server(demo: RunningDemo) -> None:

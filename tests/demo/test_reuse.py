@@ -45,7 +45,6 @@ async def test_reuse_finds_the_same_installation(tmp_path: Path) -> None:
     again = await _start(data, reuse=True)
     assert not first.reused and again.reused
     assert (again.installation_id, again.api_key) == (first.installation_id, first.api_key)
-    assert again.zoho_authorize_url.startswith(f"{URLS.service}/oauth/zoho/start?link=")
     assert oct(data.kept.stat().st_mode & 0o777) == "0o600"
 
 

@@ -4,6 +4,7 @@ served by a small static server, every API call answered by `page.route` (see fa
 from __future__ import annotations
 
 import functools
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
 
-from tests.widget.data import Snapshot
+from tests.widget.data import ORG_ID, SESSION, Snapshot
 from tests.widget.fake_api import FakeApi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,12 +96,29 @@ def _artifact_name(item: pytest.Item) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", item.name)
 
 
+# The API bases the tests point the widget at; a signed-in page has a session for each.
+SIGNED_IN_BASES = ("http://api.service.test/base", "https://api.service.test")
+
+
+def _signed_in_script() -> str:
+    session = json.dumps(SESSION)
+    bases = json.dumps(SIGNED_IN_BASES)
+    return (
+        f"for (const base of [location.origin, ...{bases}]) "
+        f"sessionStorage.setItem('gocardless-zoho-session:' + base + '|{ORG_ID}', '{session}');"
+    )
+
+
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The widget's window, signed in already (as after the sign-in popup) unless the test is
+    marked `signed_out`."""
     context = browser.new_context(
         viewport=POPUP, locale="en-GB", timezone_id="Europe/London", reduced_motion="reduce"
     )
     context.set_default_timeout(5000)
+    if request.node.get_closest_marker("signed_out") is None:
+        context.add_init_script(_signed_in_script())
     page = context.new_page()
     yield page
     call = request.node.stash.get(_reports, {}).get("call")

@@ -6,8 +6,16 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-API_KEY = "gz_test_key_0123456789"
+ORG_ID = "60012345678"
 USER_ID = "4150868000000225013"
+# What the sign-in hands the widget (the page keeps it in sessionStorage for the tab).
+SESSION = {
+    "token": "session-token-for-the-widget-tests",
+    "expires_at": "2099-01-01T00:00:00Z",
+    "user_id": USER_ID,
+    "installation_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+}
+SESSION_TOKEN = SESSION["token"]
 INVOICE_ID = "4150868000000624001"
 
 # The `snapshot` fixture: saves a picture of the page under a name.
@@ -115,11 +123,11 @@ def sync(
 
 
 def invoice_url(widget_url: str, **params: str) -> str:
-    """The popup as the demo opens it: ids in the query, the API key in the fragment."""
-    query = urlencode({"invoice_id": INVOICE_ID, "user_id": USER_ID, **params})
-    return f"{widget_url}/app/widget.html?{query}#api_key={API_KEY}"
+    """The popup as the demo opens it: invoice and org in the query, no credential."""
+    query = urlencode({"invoice_id": INVOICE_ID, "org_id": ORG_ID, **params})
+    return f"{widget_url}/app/widget.html?{query}"
 
 
 def settings_url(widget_url: str, **params: str) -> str:
-    query = urlencode({"user_id": USER_ID, **params})
-    return f"{widget_url}/app/settings.html?{query}#api_key={API_KEY}"
+    query = urlencode({"org_id": ORG_ID, **params})
+    return f"{widget_url}/app/settings.html?{query}"

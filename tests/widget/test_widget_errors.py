@@ -8,8 +8,8 @@ from playwright.sync_api import Page, expect
 from tests.widget.data import (
     MANDATE_REQUESTS_PATH,
     MANDATES_PATH,
+    ORG_ID,
     PAYMENTS_PATH,
-    USER_ID,
     Snapshot,
     invoice_url,
     mandate,
@@ -148,19 +148,21 @@ def test_a_user_outside_the_audience_is_told_clearly(
     expect(alert).to_contain_text("Ask them to add your profile.")
     expect(page.locator("form.mandates")).to_have_count(0)
     snapshot("10-not-in-audience")
-    assert api.requests[0].headers["x-zoho-user-id"] == USER_ID
+    assert "x-zoho-user-id" not in api.requests[0].headers
 
 
-def test_a_rejected_api_key_is_explained(page: Page, api: FakeApi, widget_url: str) -> None:
-    api.on("GET", MANDATES_PATH, problem(401, "unauthenticated", "The API key is not valid."))
+def test_an_ended_session_asks_to_sign_in_again(page: Page, api: FakeApi, widget_url: str) -> None:
+    api.on("GET", MANDATES_PATH, problem(401, "unauthenticated", "The session has expired."))
     page.goto(invoice_url(widget_url))
     alert = page.get_by_role("alert")
-    expect(
-        alert.get_by_role("heading", name="GoCardless could not confirm who you are")
-    ).to_be_visible()
-    # Words for a bookkeeper, with the next step; never "API key".
-    expect(alert).to_contain_text("Close this window and open it again from the CRM.")
+    expect(alert.get_by_role("heading", name="Please sign in again")).to_be_visible()
+    expect(alert).to_contain_text("The session has expired.")
     expect(alert).not_to_contain_text("API key")
+    expect(alert.get_by_role("button", name="Sign in with Zoho")).to_be_focused()
+    # The refused session is forgotten: the next page load asks for a sign-in at once.
+    assert (
+        page.evaluate("Object.keys(sessionStorage).filter(k => k.includes(location.origin))") == []
+    )
 
 
 def test_a_network_failure_offers_a_retry_that_loads_the_invoice(
@@ -259,11 +261,11 @@ def test_a_refused_setup_link_says_what_to_do(page: Page, api: FakeApi, widget_u
     )
 
 
-def test_a_missing_api_key_is_named(page: Page, api: FakeApi, widget_url: str) -> None:
-    page.goto(invoice_url(widget_url).split("#", 1)[0])
+def test_a_missing_org_is_named(page: Page, api: FakeApi, widget_url: str) -> None:
+    page.goto(invoice_url(widget_url).replace(f"&org_id={ORG_ID}", "&user_id=1"))
     alert = page.get_by_role("alert")
     expect(alert.get_by_role("heading", name="This page cannot start")).to_be_visible()
-    expect(alert).to_contain_text("add #api_key=… to the address")
+    expect(alert).to_contain_text("add &org_id=… (the Zoho CRM org id) to the address")
     assert api.requests == []
 
 

@@ -6,11 +6,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.widget.data import (
-    API_KEY,
     MANDATE_REQUESTS_PATH,
     MANDATES_PATH,
     PAYMENTS_PATH,
-    USER_ID,
+    SESSION_TOKEN,
     Snapshot,
     invoice_url,
     mandate,
@@ -64,8 +63,8 @@ def test_choosing_a_mandate_and_proceeding_shows_the_payment(
     snapshot("02-payment-created")
     (sent,) = api.calls("POST", PAYMENTS_PATH)
     assert sent.body == {"mandate_id": "MD0002BBBB"}
-    assert sent.headers["authorization"] == f"Bearer {API_KEY}"
-    assert sent.headers["x-zoho-user-id"] == USER_ID
+    assert sent.headers["authorization"] == f"Bearer {SESSION_TOKEN}"
+    assert "x-zoho-user-id" not in sent.headers
     assert sent.url.startswith(widget_url.removesuffix("/widget"))  # same origin by default
 
     # Outside Zoho, Done goes back to the invoice, which now shows its payment.
@@ -293,4 +292,4 @@ def test_the_widget_folder_opens_the_popup_with_its_query_and_key(
     page.goto(invoice_url(widget_url).replace("/app/widget.html", "/"))
     expect(page.get_by_role("button", name="Proceed")).to_be_visible()
     assert page.url == invoice_url(widget_url)
-    assert api.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
+    assert api.requests[0].headers["authorization"] == f"Bearer {SESSION_TOKEN}"
