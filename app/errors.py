@@ -68,11 +68,11 @@ class NotInstalled(AppError):
 
 
 class TooManyRequests(AppError):
-    """Sent with `Retry-After` (whole seconds)."""
+    """Asked again too soon; `Retry-After` says in how many seconds."""
 
     status, code, title = 429, "too_many_requests", "Too many requests"
 
-    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+    def __init__(self, detail: str, *, retry_after: int = 60, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.retry_after = max(1, retry_after)
 

@@ -11,6 +11,7 @@ from app.errors import (
     NotFound,
     ProviderError,
     ProviderUnavailable,
+    TooManyRequests,
     Unauthenticated,
     UserNotInAudience,
     ValidationFailed,
@@ -151,8 +152,12 @@ async def post_invoice_payment(
     "/invoices/{invoice_id}/mandate-requests",
     status_code=status.HTTP_201_CREATED,
     summary="Email the contact a link to set up a Direct Debit mandate",
-    description="Asking again while a request is pending re-sends the same link.",
-    responses=problem_responses(NotFound, ContactHasNoEmail, InvoiceHasNoContact, *_COMMON),
+    description="Asking again while a request is pending re-sends the same link. At most one "
+    "email per invoice every 10 minutes and 50 per installation an hour (settings): beyond "
+    "that 429 `too_many_requests` with `Retry-After`, and no email is sent.",
+    responses=problem_responses(
+        NotFound, ContactHasNoEmail, InvoiceHasNoContact, TooManyRequests, *_COMMON
+    ),
 )
 async def post_mandate_request(
     invoice_id: ZohoId, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep

@@ -4,7 +4,8 @@ A mandate-only Billing Request (in the invoice's currency, linked to the contact
 GoCardless customer if any, metadata pointing back to our org, contact and invoice) and a
 hosted flow; the link goes out through the CRM's send-mail action on the Contact, from the
 requesting user, so it shows in the contact's history. Asking again while a request is
-pending re-sends the same link (or a fresh flow once the old one has expired).
+pending re-sends the same link (or a fresh flow once the old one has expired), within the
+throttle (services/setup_email_throttle.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from app.services.installations import require_gocardless
 from app.services.invoices import Contact, Invoice, contact_customers, read_invoice, require_contact
 from app.services.mirror import META_INVOICE_ID, META_ORG_ID
 from app.services.providers import gocardless_client, zoho_crm
+from app.services.setup_email_throttle import reserve_setup_email
 
 log = get_logger("app.services.mandate_requests")
 
@@ -67,6 +69,7 @@ async def request_mandate(
             f"{contact.name or 'The contact'} has no email address in Zoho CRM; add one so the "
             "setup link can be sent"
         )
+    await reserve_setup_email(session, runtime, installation.id, invoice_id)
     request = await session.scalar(
         select(MandateRequest)
         .where(

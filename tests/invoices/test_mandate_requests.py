@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 
+from app.models import SetupEmail
 from app.services.events import process_due_events
 from tests.invoices.conftest import (
     INVOICE,
@@ -66,9 +69,55 @@ async def test_asking_again_resends_the_same_link(
 ) -> None:
     bob_invoice(apis)
     first = (await client.post(REQUESTS, headers=ready.headers)).json()["mandate_request"]
+    later(ready, minutes=10)
     second = (await client.post(REQUESTS, headers=ready.headers)).json()["mandate_request"]
     assert first == second
     assert len(apis.billing_requests) == 1 and len(apis.flows) == 1 and len(apis.mails) == 2
+
+
+def later(ready: Ready, **elapsed: float) -> None:
+    runtime = ready.app.state.runtime
+    now = runtime.clock()
+    runtime.clock = lambda: now + timedelta(**elapsed)
+
+
+async def test_the_same_invoice_is_emailed_at_most_once_in_ten_minutes(
+    client: httpx.AsyncClient, ready: Ready, apis: FakeApis
+) -> None:
+    bob_invoice(apis)
+    assert (await client.post(REQUESTS, headers=ready.headers)).status_code == 201
+    later(ready, minutes=4)
+    again = await client.post(REQUESTS, headers=ready.headers)
+    assert again.status_code == 429, again.text
+    assert again.json()["code"] == "too_many_requests"
+    assert again.headers["retry-after"] == "360"
+    assert len(apis.mails) == 1
+    later(ready, minutes=6)
+    assert (await client.post(REQUESTS, headers=ready.headers)).status_code == 201
+    assert len(apis.mails) == 2
+
+
+async def test_an_installation_sends_at_most_50_setup_emails_an_hour(
+    client: httpx.AsyncClient, ready: Ready, apis: FakeApis
+) -> None:
+    bob_invoice(apis)
+    now = ready.app.state.runtime.clock()
+    async with ready.app.state.runtime.sessionmaker() as session, session.begin():
+        for minute in range(50):
+            session.add(
+                SetupEmail(
+                    installation_id=ready.installed.installation_id,
+                    invoice_id=str(1000 + minute),
+                    sent_at=now - timedelta(minutes=59 - minute, seconds=30),
+                )
+            )
+    refused = await client.post(REQUESTS, headers=ready.headers)
+    assert refused.status_code == 429, refused.text
+    # The oldest of the hour's emails ages out in 30 seconds.
+    assert refused.headers["retry-after"] == "30"
+    assert apis.mails == [] and apis.billing_requests == {}
+    later(ready, seconds=31)
+    assert (await client.post(REQUESTS, headers=ready.headers)).status_code == 201
 
 
 async def test_existing_customer_is_linked(
