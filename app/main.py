@@ -130,7 +130,7 @@ def _problem(request: Request, error: AppError) -> JSONResponse:
             # Authorize links are capabilities: handed to admins (and the API key) only.
             runtime = request.app.state.runtime
             body["authorize_url"] = authorize_link(
-                runtime, Provider(error.provider), caller.installation.id
+                runtime, Provider(error.provider), caller.installation_id
             )
     if isinstance(error, TooManyRequests):
         headers["Retry-After"] = str(error.retry_after)

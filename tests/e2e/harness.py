@@ -242,12 +242,22 @@ async def _consent(
     return result
 
 
+async def authorize_link(world: World, installed: Installed, provider: str) -> str:
+    """A fresh authorize link (each works once), as an admin's settings page gets it."""
+    response = await world.client.get(
+        "/api/v1/installation", headers=world.widget_headers(installed)
+    )
+    assert response.status_code == 200, response.text
+    link: str = response.json()[provider]["authorize_url"]
+    return link
+
+
 async def authorize_gocardless(
     world: World, installed: Installed, *, approve: bool = True
 ) -> httpx.Response:
     return await _consent(
         world,
-        installed.gocardless_authorize_url,
+        await authorize_link(world, installed, "gocardless"),
         {"organisation_id": world.merchant.id, "decision": "approve" if approve else "deny"},
         "/oauth/gocardless/callback",
     )
@@ -258,7 +268,7 @@ async def authorize_zoho(
 ) -> httpx.Response:
     return await _consent(
         world,
-        installed.zoho_authorize_url,
+        await authorize_link(world, installed, "zoho"),
         {
             "account": f"{world.crm_org.id}:{world.crm_org.admin_user_id}",
             "decision": "approve" if approve else "deny",

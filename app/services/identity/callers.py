@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,11 @@ class Caller:
     # The signed-in CRM user; None for the API key (the installation itself).
     user_id: str | None
     admin: bool
+    # Read while the request's session is open: error handlers run after it has closed.
+    installation_id: uuid.UUID = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "installation_id", self.installation.id)
 
 
 NOT_IN_AUDIENCE = (
