@@ -155,7 +155,7 @@ def crm_invoice(org: Org, invoice: dict[str, str], user_id: str, widget_url: str
         query = urlencode(
             {"invoice_id": invoice["id"], "user_id": user_id, "org_id": org.id, "action": action}
         )
-        # The query goes before any fragment (a widget may take its key from `#api_key=`).
+        # The query goes before any fragment the configured widget address may carry.
         base, hash_mark, fragment = widget_url.partition("#")
         return f"{base}{'&' if '?' in base else '?'}{query}{hash_mark}{fragment}"
 
