@@ -425,7 +425,7 @@ async def widget_burst(
     service: Service, zoho: dict[str, Any], api_key: str
 ) -> tuple[Counter[int], float, float]:
     await service.serve()
-    headers = {"Authorization": f"Bearer {api_key}", "X-Zoho-User-Id": zoho["admin_user_id"]}
+    headers = {"Authorization": f"Bearer {api_key}"}
     invoices = zoho["invoices"]
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
@@ -477,7 +477,7 @@ async def run() -> bool:
                 "DATABASE_URL": database_url,
                 "SECRET_KEY": "bench-secret-key-0123456789abcdef",
                 "ENCRYPTION_KEYS": key,
-                "ADMIN_TOKEN": "bench-admin",
+                "ADMIN_TOKEN": "bench-admin-token-0123456789abcdefgh",
                 "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                 "GOCARDLESS_API_URL": gc_base,
                 "GOCARDLESS_CONNECT_URL": gc_base,
@@ -492,7 +492,7 @@ async def run() -> bool:
                 database_url=database_url,
                 secret_key=env["SECRET_KEY"],
                 encryption_keys=key,
-                admin_token="bench-admin",
+                admin_token="bench-admin-token-0123456789abcdefgh",
                 gocardless_api_url=gc_base,
                 zoho_client_id=CLIENT_ID,
                 zoho_client_secret=CLIENT_SECRET,
