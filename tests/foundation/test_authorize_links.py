@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from tests.conftest import ZOHO_ACCOUNTS
 from tests.foundation.conftest import install
-from tests.foundation.test_identity import move_clock
+from tests.foundation.test_identity import freeze_clock, move_clock
 from tests.foundation.test_oauth import (  # noqa: F401  (fixture)
     begin,
     fresh_link,
@@ -34,6 +34,7 @@ async def test_a_link_works_once(
 
 async def test_a_link_expires_after_15_minutes(client: httpx.AsyncClient, app: FastAPI) -> None:
     installed = await install(client)
+    freeze_clock(app)
     kept = await fresh_link(client, installed, "gocardless")
     late = await fresh_link(client, installed, "gocardless")
     move_clock(app, timedelta(minutes=14, seconds=59))
