@@ -107,7 +107,7 @@ async def test_one_hung_resource_holds_up_nothing_else(
 ) -> None:
     runtime = connected.app.state.runtime
     runtime = dataclasses.replace(
-        runtime, settings=runtime.settings.model_copy(update={"event_timeout_seconds": 0.5})
+        runtime, settings=runtime.settings.model_copy(update={"event_timeout_seconds": 3.0})
     )
     await deliver(client, connected.app.state.runtime, 6, providers)
     refresh = Refresher.refresh_payment
