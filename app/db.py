@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -18,6 +21,7 @@ from sqlalchemy.pool import NullPool
 from app.errors import AppError
 
 SessionMaker = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
 
 
 def create_engine(
@@ -91,6 +95,27 @@ async def session_scope(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSessio
             raise
 
 
+async def uninterrupted(work: Coroutine[Any, Any, T]) -> T:
+    """Run a unit of database work to its end even if the caller is cancelled meanwhile,
+    then pass the cancellation on.
+
+    A transaction cut off in the middle of a statement (asyncpg pipelines an executemany)
+    can leave its connection holding row locks while the server waits for the rest; the
+    next run would then wait on those locks for ever. Our units of work are short (a page,
+    a batch's outcome), so finishing them first costs little.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation is what the caller hears of
+        raise
+
+
 __all__ = [
     "Engine",
     "SessionMaker",
@@ -98,4 +123,5 @@ __all__ = [
     "create_sessionmaker",
     "create_unpooled_engine",
     "session_scope",
+    "uninterrupted",
 ]

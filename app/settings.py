@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     worker_metrics_host: str = "127.0.0.1"
     # How often missed webhooks are looked for in GoCardless's event list.
     catch_up_interval_seconds: float = 300.0
+    # Most `created_at` windows Sync Now splits the payments listing into, each a cursor
+    # chain of its own (1: one chain). Windows cost about a call each and pay off when
+    # GoCardless's latency, not its rate limit, bounds the listing.
+    sync_payment_windows: int = Field(default=4, ge=1, le=16)
 
     # Widget sign-in: how long a session lasts, and how stale its proof of audience
     # membership (and of the Administrator profile) may get before the CRM is asked again.

@@ -13,7 +13,7 @@ from app.models.invoices import (
 from app.models.mirror import CrmState, GcCustomer, GcMandate, GcPayment
 from app.models.oauth_state import OAuthState
 from app.models.setup_emails import SetupEmail
-from app.models.sync import Lease, SyncRun, SyncStage, SyncState
+from app.models.sync import Lease, SyncChain, SyncRun, SyncStage, SyncState
 
 __all__ = [
     "ApiKey",
@@ -37,6 +37,7 @@ __all__ = [
     "MandateRequestStatus",
     "OAuthState",
     "SetupEmail",
+    "SyncChain",
     "SyncRun",
     "SyncStage",
     "SyncState",

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime
@@ -101,3 +101,6 @@ class GcPayment(CrmTracked, Base):
     invoice_id: Mapped[str | None] = mapped_column(String(32))
     gc_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Sync Now listed this payment before its customer was in the CRM (the chains run at
+    # once): it waits, so its one upsert carries the Customer lookup.
+    crm_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -75,6 +75,33 @@ class GoCardlessStatus(BaseModel):
     )
 
 
+class SyncChainStatus(BaseModel):
+    """One cursor chain of Sync Now's listing: a resource, or a `created_at` window of it."""
+
+    name: str
+    resource: Literal["customers", "mandates", "payments"]
+    created_from: datetime | None = Field(description="The window's `created_at[gte]`")
+    created_before: datetime | None = Field(description="The window's `created_at[lt]`")
+    listed: int
+    pages: int
+    pages_left: int | None = Field(description="Estimated; null until it can be estimated")
+    done: bool
+
+
+class CrmWriteStatus(BaseModel):
+    written: int = Field(description="Records the CRM holds")
+    rejected: int = Field(description="Records the CRM refused (each keeps its reason)")
+    waiting: int = Field(description="Listed, not written yet")
+    expected: int | None = Field(
+        description="Listed plus the estimate of what is still to list; null until estimable"
+    )
+
+
+class CrmWrites(BaseModel):
+    customers: CrmWriteStatus
+    payments: CrmWriteStatus
+
+
 class SyncStatus(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -83,9 +110,46 @@ class SyncStatus(BaseModel):
                     "state": "running",
                     "can_sync_now": False,
                     "customers_synced": 1200,
-                    "payments_synced": 0,
+                    "payments_synced": 800,
                     "progress": 0.57,
-                    "stage": "crm_customers",
+                    "stage": "listing",
+                    "seconds_left": 9,
+                    "chains": [
+                        {
+                            "name": "customers",
+                            "resource": "customers",
+                            "created_from": None,
+                            "created_before": None,
+                            "listed": 1500,
+                            "pages": 3,
+                            "pages_left": 0,
+                            "done": True,
+                        },
+                        {
+                            "name": "payments",
+                            "resource": "payments",
+                            "created_from": "2026-03-01T10:00:00.000Z",
+                            "created_before": None,
+                            "listed": 4000,
+                            "pages": 8,
+                            "pages_left": 6,
+                            "done": False,
+                        },
+                    ],
+                    "crm_writes": {
+                        "customers": {
+                            "written": 1200,
+                            "rejected": 0,
+                            "waiting": 300,
+                            "expected": 1500,
+                        },
+                        "payments": {
+                            "written": 800,
+                            "rejected": 0,
+                            "waiting": 3200,
+                            "expected": 7000,
+                        },
+                    },
                 }
             ]
         }
@@ -107,6 +171,17 @@ class SyncStatus(BaseModel):
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    seconds_left: int | None = Field(
+        default=None, description="Estimated time left; null until it can be estimated"
+    )
+    chains: list[SyncChainStatus] = Field(default_factory=list)
+    crm_writes: CrmWrites | None = None
+    customers_added_since: int = Field(
+        default=0, description="Customers that reached the CRM after Sync Now finished"
+    )
+    payments_added_since: int = Field(
+        default=0, description="Payments that reached the CRM after Sync Now finished"
+    )
 
 
 class EventCounts(BaseModel):

@@ -185,7 +185,10 @@ async def payment_batch(
                 (
                     await session.execute(
                         select(*_PAYMENT_COLUMNS)
-                        .where(_due(GcPayment, installation_id, after))
+                        .where(
+                            _due(GcPayment, installation_id, after),
+                            GcPayment.crm_hold.is_(False),
+                        )
                         .order_by(GcPayment.id)
                         .limit(BATCH - len(picked))
                     )

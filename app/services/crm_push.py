@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -24,6 +23,7 @@ from app.adapters.zoho.crm import ZohoCRM
 from app.adapters.zoho.errors import ZohoError
 from app.adapters.zoho.models import FailedRecord, UpsertOutcome
 from app.adapters.zoho.names import CUSTOMERS, ID_FIELDS, PAYMENTS
+from app.db import uninterrupted
 from app.log import get_logger
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment
 from app.runtime import Runtime
@@ -37,6 +37,7 @@ from app.services.crm_batches import (
     payment_record,
 )
 from app.services.leases import HeldLease
+from app.services.mirror import release_payments_of_customers
 
 log = get_logger("app.services.crm_push")
 
@@ -187,8 +188,12 @@ async def _upsert(
     except ZohoError as exc:
         calls.labels("zoho", f"upsert {module}", "error").inc()
         # The whole batch stays pending; retried later with a growing delay.
-        async with _session(runtime, session, lease) as active:
-            await _defer(active, table, installation_id, [k for k, _ in keys])
+        await _in_session(
+            runtime,
+            session,
+            lease,
+            partial(_defer, table=table, installation_id=installation_id, ids=[k for k, _ in keys]),
+        )
         log.warning(
             "crm.upsert.deferred",
             installation_id=str(installation_id),
@@ -212,7 +217,8 @@ async def _upsert(
     rows = table.__table__
     unchanged = rows.c.crm_version == bindparam("b_version")
     where = and_(rows.c.installation_id == installation_id, rows.c.id == bindparam("b_id"))
-    async with _session(runtime, session, lease) as active:
+
+    async def record(active: AsyncSession) -> None:
         # Executemany over the batch: one statement, however many rows.
         if synced:
             await active.execute(
@@ -239,6 +245,10 @@ async def _upsert(
                 ),
                 rejected,
             )
+        if table is GcCustomer:
+            await release_payments_of_customers(active, installation_id, [key for key, _ in keys])
+
+    await _in_session(runtime, session, lease, record)
     if tally.rejected:
         log.warning(
             "crm.upsert.rejected_rows",
@@ -249,17 +259,25 @@ async def _upsert(
     return tally
 
 
-@asynccontextmanager
-async def _session(
-    runtime: Runtime, session: AsyncSession | None, lease: HeldLease | None
-) -> AsyncIterator[AsyncSession]:
+async def _in_session(
+    runtime: Runtime,
+    session: AsyncSession | None,
+    lease: HeldLease | None,
+    work: Callable[[AsyncSession], Awaitable[None]],
+) -> None:
+    """`work` in the caller's session, or in a transaction of its own that a cancellation
+    (a sync stopping, a worker shutting down) does not cut short."""
     if session is not None:
-        yield session
+        await work(session)
         return
-    async with runtime.sessionmaker() as own, own.begin():
-        if lease is not None:
-            await lease.keep(own)
-        yield own
+
+    async def own() -> None:
+        async with runtime.sessionmaker() as active, active.begin():
+            if lease is not None:
+                await lease.keep(active)
+            await work(active)
+
+    await uninterrupted(own())
 
 
 async def push_now(
@@ -327,7 +345,7 @@ async def push_now(
 
 
 async def _defer(
-    session: AsyncSession, table: Any, installation_id: uuid.UUID, ids: Sequence[str]
+    session: AsyncSession, *, table: Any, installation_id: uuid.UUID, ids: Sequence[str]
 ) -> None:
     now = datetime.now(UTC)
     attempts = (

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.adapters.gocardless.models import Customer, Mandate, Payment
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment
 from app.money import UnknownScheme, scheme_currency
+from app.services.crm_batches import customer_links
 
 # Metadata keys we put on payments and billing requests we create (GoCardless allows 3).
 META_INVOICE_ID = "zoho_invoice_id"
@@ -117,19 +118,20 @@ async def store_mandates(
         }
         for m in _latest(mandates)
     ]
-    # Payments already pointing at mandates we are about to see for the first time.
-    waiting = set(
-        (
-            await session.scalars(
-                select(GcPayment.mandate_id)
-                .where(
-                    GcPayment.installation_id == installation_id,
-                    GcPayment.mandate_id.in_([r["id"] for r in rows]),
-                )
-                .distinct()
+    # Payments already pointing at these mandates: held by Sync Now, or (when the mandate
+    # is new to us) sent to the CRM without their Customer lookup.
+    pointing = (
+        await session.execute(
+            select(GcPayment.mandate_id, GcPayment.crm_hold)
+            .where(
+                GcPayment.installation_id == installation_id,
+                GcPayment.mandate_id.in_([r["id"] for r in rows]),
             )
-        ).all()
-    )
+            .distinct()
+        )
+    ).all()
+    held = {mandate_id for mandate_id, hold in pointing if hold}
+    waiting = {mandate_id for mandate_id, hold in pointing if not hold}
     if waiting:
         waiting -= await _known_ids(session, GcMandate, installation_id, list(waiting))
     statement = insert(_table(GcMandate))
@@ -143,6 +145,13 @@ async def store_mandates(
     )
     await session.execute(statement, rows)
     await _requeue_payments(session, installation_id, [m for m in waiting if m])
+    if held:
+        links = await customer_links(session, installation_id, [m for m in held if m])
+        await release_held_payments(
+            session,
+            installation_id,
+            GcPayment.mandate_id.in_([m for m, link in links.items() if not link.waiting]),
+        )
 
 
 _PAYMENT_FIELDS = (
@@ -164,7 +173,10 @@ async def store_payments(
     fetched_at: datetime,
     *,
     zoho_org_id: str | None,
+    hold_unlinked: bool = False,
 ) -> None:
+    """Store payments; with `hold_unlinked` (Sync Now), one whose customer is not in the CRM
+    yet waits for it (`crm_hold`) instead of going without its Customer lookup."""
     if not payments:
         return
     rows = [
@@ -186,9 +198,17 @@ async def store_payments(
             "crm_version": 1,
             "crm_synced_version": 0,
             "crm_attempts": 0,
+            "crm_hold": False,
         }
         for p in _latest(payments)
     ]
+    if hold_unlinked:
+        links = await customer_links(
+            session, installation_id, {r["mandate_id"] for r in rows if r["mandate_id"]}
+        )
+        for row in rows:
+            link = links.get(row["mandate_id"] or "")
+            row["crm_hold"] = bool(row["mandate_id"]) and (link is None or link.waiting)
     statement = insert(_table(GcPayment))
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
@@ -199,6 +219,7 @@ async def store_payments(
             "gc_created_at": excluded.gc_created_at,
             "fetched_at": excluded.fetched_at,
             **_crm_queue(GcPayment, _PAYMENT_FIELDS, excluded),
+            **({"crm_hold": excluded.crm_hold} if hold_unlinked else {}),
         },
         where=GcPayment.fetched_at <= excluded.fetched_at,
     )
@@ -233,21 +254,56 @@ async def _requeue_payments(
     known it must go again, after the customer's own upsert. The version bump also catches
     a payment whose upsert is in flight right now.
 
-    The callers look for such payments first and only then ask which of their mandates or
-    customers are new: Sync Now stores customers before any mandate and mandates before any
-    payment, so on a bulk load the first look finds an empty table and costs nothing.
+    Payments that Sync Now holds are left alone: they have not gone yet, and go once with
+    the lookup when their hold is released.
     """
     if not mandate_ids:
         return
     await session.execute(
         update(GcPayment)
-        .where(GcPayment.installation_id == installation_id, GcPayment.mandate_id.in_(mandate_ids))
+        .where(
+            GcPayment.installation_id == installation_id,
+            GcPayment.mandate_id.in_(mandate_ids),
+            GcPayment.crm_hold.is_(False),
+        )
         .values(
             crm_version=GcPayment.crm_version + 1,
             crm_state=CrmState.pending.value,
             crm_attempts=0,
             crm_retry_at=None,
         )
+    )
+
+
+async def release_held_payments(
+    session: AsyncSession, installation_id: uuid.UUID, *conditions: ColumnElement[bool]
+) -> None:
+    """Let held payments (all, or those matching `conditions`) go to the CRM."""
+    await session.execute(
+        update(GcPayment)
+        .where(
+            GcPayment.installation_id == installation_id,
+            GcPayment.crm_hold.is_(True),
+            *conditions,
+        )
+        .values(crm_hold=False)
+    )
+
+
+async def release_payments_of_customers(
+    session: AsyncSession, installation_id: uuid.UUID, customer_ids: Sequence[str]
+) -> None:
+    """These customers' upserts are recorded (a CRM record, or the CRM's refusal): their
+    held payments can go, with the lookup when there is a record."""
+    await release_held_payments(
+        session,
+        installation_id,
+        GcPayment.mandate_id.in_(
+            select(GcMandate.id).where(
+                GcMandate.installation_id == installation_id,
+                GcMandate.customer_id.in_(customer_ids),
+            )
+        ),
     )
 
 

@@ -1,17 +1,16 @@
 """Sync Now: one durable, resumable copy of every GoCardless customer and payment into the CRM.
 
-Customers (matched to Contacts as they are stored), mandates and payments are listed while
-the CRM upserts run alongside; what is left then goes to the CRM; the events of the
-meantime are replayed. Progress is stored as it is made (the GoCardless cursor with the page
-it belongs to, in one transaction; the CRM state on each mirror row), so a crash resumes
-from the last finished page. A lease keeps one worker on one installation's sync; the run's
-row (one per installation) keeps it once.
+Customers (matched to Contacts as they are stored), mandates and payments are listed at
+once, in cursor chains (`sync_chains`), while the CRM upserts run alongside; what is left
+then goes to the CRM; the events of the meantime are replayed. Progress is stored as it is
+made (each chain's cursor with the page it belongs to, in one transaction; the CRM state on
+each mirror row), so a crash resumes every chain from its last finished page. A lease keeps
+one worker on one installation's sync; the run's row (one per installation) keeps it once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +35,7 @@ from app.models import (
     GcCustomer,
     GcPayment,
     Installation,
+    SyncChain,
     SyncRun,
     SyncStage,
     SyncState,
@@ -53,27 +53,23 @@ from app.services.installations import (
     zoho_usable,
 )
 from app.services.leases import HeldLease, LeaseLost, Stopping
+from app.services.mirror import release_held_payments
 from app.services.providers import gocardless_client, zoho_crm
+from app.services.sync_chains import Chain, load_chains, plan_split, split_chain
 from app.services.sync_listing import (
     Contacts,
+    PageCounter,
     analyze_mirror,
-    list_stage,
+    list_chain,
     note_event_position,
     replay_events,
 )
+from app.services.sync_progress import describe_sync
 
 log = get_logger("app.services.sync")
 
-_LISTING = (SyncStage.customers, SyncStage.mandates, SyncStage.payments)
-_PROGRESS = {
-    SyncStage.customers: 0.0,
-    SyncStage.mandates: 0.1,
-    SyncStage.payments: 0.2,
-    SyncStage.crm_customers: 0.6,
-    SyncStage.crm_payments: 0.7,
-    SyncStage.replay: 0.95,
-    SyncStage.done: 1.0,
-}
+# Chains listed at once: enough to keep GoCardless's rate limit busy at 100 ms a call.
+PARALLEL_CHAINS = 3
 
 
 class SyncAlreadyDone(AppError):
@@ -125,44 +121,15 @@ async def sync_status(
     run = await session.get(SyncRun, installation.id)
     counts = await crm_counts(session, installation.id)
     can_start = gocardless_active(gocardless) and zoho_usable(zoho)
-    if run is None:
-        return SyncStatus(
-            state="not_started",
-            can_sync_now=can_start,
-            customers_synced=counts["customers_synced"],
-            payments_synced=counts["payments_synced"],
-            progress=0.0,
+    chains = []
+    if run is not None:
+        rows = await session.scalars(
+            select(SyncChain)
+            .where(SyncChain.installation_id == installation.id)
+            .order_by(SyncChain.name)
         )
-    return SyncStatus(
-        state=run.state,
-        can_sync_now=can_start and run.state == SyncState.failed,
-        customers_synced=counts["customers_synced"],
-        payments_synced=counts["payments_synced"],
-        progress=_progress(run, counts),
-        stage=run.stage,
-        customers_listed=run.customers_listed,
-        mandates_listed=run.mandates_listed,
-        payments_listed=run.payments_listed,
-        customers_rejected=counts["customers_rejected"],
-        payments_rejected=counts["payments_rejected"],
-        contacts_linked=run.contacts_linked,
-        contacts_ambiguous=run.contacts_ambiguous,
-        error=run.error,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-    )
-
-
-def _progress(run: SyncRun, counts: dict[str, int]) -> float:
-    stage = SyncStage(run.stage)
-    base = _PROGRESS[stage]
-    if stage is SyncStage.crm_customers and run.customers_listed:
-        done = counts["customers_synced"] + counts["customers_rejected"]
-        return round(base + 0.1 * min(done / run.customers_listed, 1.0), 3)
-    if stage is SyncStage.crm_payments and run.payments_listed:
-        done = counts["payments_synced"] + counts["payments_rejected"]
-        return round(base + 0.25 * min(done / run.payments_listed, 1.0), 3)
-    return base
+        chains = [Chain.from_row(row) for row in rows]
+    return describe_sync(run, chains, counts, can_start=can_start, now=datetime.now(UTC))
 
 
 async def due_syncs(runtime: Runtime) -> list[uuid.UUID]:
@@ -216,9 +183,10 @@ async def _advance(runtime: Runtime, installation_id: uuid.UUID, lease: HeldLeas
     crm = zoho_crm(runtime, zoho)
     events_since = run.events_since or await note_event_position(runtime, gc, installation_id)
     stage = SyncStage(run.stage)
-    if stage in _LISTING:
-        stage = await _list_while_pushing(runtime, gc, crm, installation, lease, stage)
+    if stage is SyncStage.listing:
+        await _list_while_pushing(runtime, gc, crm, installation, lease)
         await analyze_mirror(runtime)
+        stage = await _listing_finished(runtime, installation_id)
     if stage is SyncStage.crm_customers:
         await push_customers(runtime, crm, installation_id, max_batches=10**9, lease=lease)
         if await _pending(runtime, GcCustomer, installation_id):
@@ -239,17 +207,20 @@ async def _list_while_pushing(
     crm: ZohoCRM,
     installation: Installation,
     lease: HeldLease,
-    stage: SyncStage,
-) -> SyncStage:
-    """List customers, mandates and payments while the CRM upserts run alongside.
+) -> None:
+    """List every chain at once while the CRM upserts run alongside.
 
-    Listing is bound by GoCardless's rate limit, the upserts by Zoho's concurrency cap:
-    overlapping them makes the sync take about the longer of the two, not their sum. Only
-    full batches go out meanwhile; each module's partial batch waits for the CRM stages, so
-    the number of upserts stays the minimum. Customers are matched to Contacts as they are
-    stored, so each goes to the CRM once, with its Contact.
+    The chains are independent (customers, mandates, payment windows): listing them at once
+    makes the listing take about its longest chain, or GoCardless's rate limit, rather than
+    their sum. When a chain ends, the payments chain with the most left is split to fill its
+    slot (see `sync_chains`). Only full batches go to the CRM meanwhile, each module's
+    partial batch waits for the CRM stages, and a payment waits for its customer's record
+    (`crm_hold`), so every record is upserted once, with its lookups.
     """
-    contacts = await Contacts.load(crm) if stage is SyncStage.customers else None
+    chains = await load_chains(runtime, installation.id)
+    customers_left = any(c.resource == "customers" and not c.done for c in chains)
+    contacts = await Contacts.load(crm) if customers_left else None
+    counter = PageCounter()
     page_stored = asyncio.Event()
     listing_done = False
 
@@ -272,22 +243,76 @@ async def _list_while_pushing(
         if pusher.done():
             pusher.result()  # what stopped the pusher stops the listing too
 
+    listers: dict[asyncio.Task[None], Chain] = {}
+
+    def start(chain: Chain) -> None:
+        task = asyncio.create_task(
+            list_chain(
+                runtime,
+                gc,
+                installation,
+                lease,
+                chain,
+                contacts=contacts,
+                counter=counter,
+                on_page=page_done,
+            )
+        )
+        listers[task] = chain
+
+    async def fill_slots() -> None:
+        while len(listers) < PARALLEL_CHAINS:
+            split = plan_split(chains, runtime.settings.sync_payment_windows)
+            if split is None:
+                return
+            name = f"payments-{sum(c.resource == 'payments' for c in chains) + 1}"
+            new = await split_chain(runtime, installation.id, split, name)
+            if new is None:
+                return
+            log.info(
+                "sync.payments_split",
+                installation_id=str(installation.id),
+                chain=split.chain.name,
+                new_chain=name,
+                at=new.created_before.isoformat() if new.created_before else None,
+            )
+            chains.append(new)
+            start(new)
+
     pusher = asyncio.create_task(push_alongside())
     try:
-        while stage in _LISTING:
-            stage = await list_stage(
-                runtime, gc, installation, lease, stage, contacts=contacts, on_page=page_done
-            )
+        for chain in chains:
+            if not chain.done:
+                start(chain)
+        await fill_slots()
+        while listers:
+            finished, _ = await asyncio.wait(listers, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                del listers[task]
+                task.result()
+            await fill_slots()
     except BaseException:
-        pusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pusher
+        for task in (*listers, pusher):
+            task.cancel()
+        await asyncio.gather(*listers, pusher, return_exceptions=True)
         raise
     listing_done = True
     page_stored.set()
     # Rows the pusher has in flight are not read again until it has recorded them.
     await pusher
-    return stage
+
+
+async def _listing_finished(runtime: Runtime, installation_id: uuid.UUID) -> SyncStage:
+    """Every chain is at its end: payments still held (their customer or mandate was not
+    listed, or the CRM refused the customer) go as they are, after the customers."""
+    async with runtime.sessionmaker() as session, session.begin():
+        await release_held_payments(session, installation_id)
+        await session.execute(
+            update(SyncRun)
+            .where(SyncRun.installation_id == installation_id)
+            .values(stage=SyncStage.crm_customers.value, listing_finished_at=datetime.now(UTC))
+        )
+    return SyncStage.crm_customers
 
 
 async def _finish(
@@ -297,6 +322,8 @@ async def _finish(
     async with runtime.sessionmaker() as session, session.begin():
         if await session.get(EventCursor, installation_id) is None:
             session.add(EventCursor(installation_id=installation_id, seen_until=newest))
+        # Frozen before the replayed events are processed: what they bring is counted apart.
+        counts = await crm_counts(session, installation_id)
         await session.execute(
             update(SyncRun)
             .where(SyncRun.installation_id == installation_id)
@@ -304,6 +331,10 @@ async def _finish(
                 stage=SyncStage.done.value,
                 state=SyncState.succeeded.value,
                 finished_at=datetime.now(UTC),
+                customers_synced=counts["customers_synced"],
+                customers_rejected=counts["customers_rejected"],
+                payments_synced=counts["payments_synced"],
+                payments_rejected=counts["payments_rejected"],
             )
         )
     log.info("sync.succeeded", installation_id=str(installation_id))
@@ -314,7 +345,7 @@ async def _set_stage(runtime: Runtime, installation_id: uuid.UUID, stage: SyncSt
         await session.execute(
             update(SyncRun)
             .where(SyncRun.installation_id == installation_id)
-            .values(stage=stage.value, cursor=None)
+            .values(stage=stage.value)
         )
     return stage
 

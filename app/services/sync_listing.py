@@ -1,9 +1,9 @@
-"""Sync Now's reads from GoCardless: each resource listed page by page into the mirror, and
-the event stream noted at the start and replayed at the end.
+"""Sync Now's reads from GoCardless: each chain (see `sync_chains`) listed page by page into
+the mirror, and the event stream noted at the start and replayed at the end.
 
-Each stored page moves the stored cursor in the same transaction, so a crash loses at most
-the page in flight; the next page is fetched while the current one is stored, so
-GoCardless's latency and our database writes overlap.
+Each stored page moves its chain's stored cursor in the same transaction, so a crash loses
+at most the pages in flight; each chain fetches its next page while the current one is
+stored, so GoCardless's latency and our database writes overlap.
 """
 
 from __future__ import annotations
@@ -24,27 +24,23 @@ from app.adapters.gocardless.errors import GoCardlessError
 from app.adapters.gocardless.models import Customer, Page
 from app.adapters.zoho.crm import ZohoCRM
 from app.adapters.zoho.names import CONTACTS
-from app.models import GcCustomer, GcMandate, GcPayment, Installation, SyncRun, SyncStage
+from app.db import uninterrupted
+from app.models import GcCustomer, GcMandate, GcPayment, Installation, SyncChain, SyncRun
 from app.runtime import Runtime
 from app.services.inbox import enqueue_events
 from app.services.leases import HeldLease
 from app.services.mirror import store_customers, store_mandates, store_payments
+from app.services.sync_chains import PAGE_SIZE, Chain
 
-PAGE_SIZE = 500
 # Events are listed from a little before the noted point: ids deduplicate the overlap.
 EVENT_OVERLAP = timedelta(minutes=1)
 # Pages after which the mirror's statistics are refreshed: each time the table has doubled.
 _ANALYZE_AT = frozenset(2**n for n in range(3, 20))
 
-_LISTERS: dict[SyncStage, Callable[[GoCardlessClient, str | None], Awaitable[Page[Any]]]] = {
-    SyncStage.customers: lambda gc, after: gc.list_customers_page(after, PAGE_SIZE),
-    SyncStage.mandates: lambda gc, after: gc.list_mandates_page(after, PAGE_SIZE),
-    SyncStage.payments: lambda gc, after: gc.list_payments_page(after, PAGE_SIZE),
-}
-NEXT_STAGE = {
-    SyncStage.customers: SyncStage.mandates,
-    SyncStage.mandates: SyncStage.payments,
-    SyncStage.payments: SyncStage.crm_customers,
+_LISTERS: dict[str, Callable[..., Awaitable[Page[Any]]]] = {
+    "customers": GoCardlessClient.list_customers_page,
+    "mandates": GoCardlessClient.list_mandates_page,
+    "payments": GoCardlessClient.list_payments_page,
 }
 
 
@@ -95,36 +91,39 @@ class Contacts:
         return len(links), ambiguous
 
 
-async def list_stage(
+class PageCounter:
+    """Pages stored by every chain of one run: the mirror's statistics are refreshed as
+    the tables double."""
+
+    def __init__(self) -> None:
+        self.stored = 0
+
+
+async def list_chain(
     runtime: Runtime,
     gc: GoCardlessClient,
     installation: Installation,
     lease: HeldLease,
-    stage: SyncStage,
+    chain: Chain,
     *,
-    contacts: Contacts | None = None,
+    contacts: Contacts | None,
+    counter: PageCounter,
     on_page: Callable[[], None] = lambda: None,
-) -> SyncStage:
-    """List one resource from the stored cursor to its end; returns the next stage."""
-    async with runtime.sessionmaker() as session:
-        cursor = (await session.get(SyncRun, installation.id)).cursor  # type: ignore[union-attr]
-    fetch = asyncio.create_task(_fetch_page(gc, stage, cursor))
-    stored = 0
+) -> None:
+    """List one chain from its stored cursor to its end."""
+    fetch = asyncio.create_task(_fetch_page(gc, chain, chain.cursor))
     try:
         while True:
             fetched_at, page = await fetch
             if page.after:
-                fetch = asyncio.create_task(_fetch_page(gc, stage, page.after))
-            next_stage = stage if page.after else NEXT_STAGE[stage]
-            await _store_page(
-                runtime, installation, lease, stage, page, fetched_at, next_stage, contacts
-            )
-            stored += 1
-            if stored in _ANALYZE_AT:
+                fetch = asyncio.create_task(_fetch_page(gc, chain, page.after))
+            await _store_page(runtime, installation, lease, chain, page, fetched_at, contacts)
+            counter.stored += 1
+            if counter.stored in _ANALYZE_AT:
                 await analyze_mirror(runtime)
             on_page()
-            if next_stage is not stage:
-                return next_stage
+            if page.after is None:
+                return
     finally:
         if not fetch.done():
             fetch.cancel()
@@ -133,55 +132,96 @@ async def list_stage(
 
 
 async def _fetch_page(
-    gc: GoCardlessClient, stage: SyncStage, cursor: str | None
+    gc: GoCardlessClient, chain: Chain, cursor: str | None
 ) -> tuple[datetime, Page[Any]]:
     fetched_at = datetime.now(UTC)
-    return fetched_at, await _LISTERS[stage](gc, cursor)
+    # The window is read as the call is made: a split since the last page applies at once.
+    page = await _LISTERS[chain.resource](gc, cursor, PAGE_SIZE, **chain.filters())
+    return fetched_at, page
 
 
 async def _store_page(
     runtime: Runtime,
     installation: Installation,
     lease: HeldLease,
-    stage: SyncStage,
+    chain: Chain,
     page: Page[Any],
     fetched_at: datetime,
-    next_stage: SyncStage,
     contacts: Contacts | None,
 ) -> None:
-    counts: dict[Any, Any] = {}
-    async with runtime.sessionmaker() as session, session.begin():
-        await lease.keep(session)
-        if stage is SyncStage.customers:
-            await store_customers(session, installation.id, page.items, fetched_at)
-            if contacts is not None:
-                linked, ambiguous = await contacts.link(session, installation.id, page.items)
-                counts = {
-                    SyncRun.contacts_linked: SyncRun.contacts_linked + linked,
-                    SyncRun.contacts_ambiguous: SyncRun.contacts_ambiguous + ambiguous,
-                }
-        elif stage is SyncStage.mandates:
-            await store_mandates(session, installation.id, page.items, fetched_at)
-        else:
-            await store_payments(
-                session,
-                installation.id,
-                page.items,
-                fetched_at,
-                zoho_org_id=installation.zoho_org_id,
-            )
-        counter = getattr(SyncRun, f"{stage.value}_listed")
-        await session.execute(
-            update(SyncRun)
-            .where(SyncRun.installation_id == installation.id)
-            .values(
-                {
-                    counter: counter + len(page.items),
-                    SyncRun.cursor: page.after,
-                    SyncRun.stage: next_stage.value,
-                    **counts,
-                }
-            )
+    async with chain.lock:
+        items = [item for item in page.items if chain.keeps(item.created_at)]
+        seen = [item.created_at for item in items if item.created_at is not None]
+        newest = max([*seen, *([chain.newest_seen] if chain.newest_seen else [])], default=None)
+        oldest = min([*seen, *([chain.oldest_seen] if chain.oldest_seen else [])], default=None)
+        now = datetime.now(UTC)
+
+        async def write() -> None:
+            async with runtime.sessionmaker() as session, session.begin():
+                await lease.keep(session)
+                await _store_items(
+                    session, installation, chain.resource, items, fetched_at, contacts
+                )
+                await session.execute(
+                    update(SyncChain)
+                    .where(
+                        SyncChain.installation_id == installation.id,
+                        SyncChain.name == chain.name,
+                    )
+                    .values(
+                        cursor=page.after,
+                        listed=SyncChain.listed + len(items),
+                        pages=SyncChain.pages + 1,
+                        newest_seen=newest,
+                        oldest_seen=oldest,
+                        done=page.after is None,
+                        started_at=chain.started_at or fetched_at,
+                        finished_at=None if page.after else now,
+                    )
+                )
+
+        # A chain stopped because another failed still stores the page it has in hand.
+        await uninterrupted(write())
+        chain.cursor = page.after
+        chain.listed += len(items)
+        chain.pages += 1
+        chain.newest_seen, chain.oldest_seen = newest, oldest
+        chain.done = page.after is None
+        chain.started_at = chain.started_at or fetched_at
+        chain.finished_at = None if page.after else now
+
+
+async def _store_items(
+    session: AsyncSession,
+    installation: Installation,
+    resource: str,
+    items: list[Any],
+    fetched_at: datetime,
+    contacts: Contacts | None,
+) -> None:
+    if resource == "customers":
+        await store_customers(session, installation.id, items, fetched_at)
+        if contacts is not None:
+            linked, ambiguous = await contacts.link(session, installation.id, items)
+            if linked or ambiguous:
+                await session.execute(
+                    update(SyncRun)
+                    .where(SyncRun.installation_id == installation.id)
+                    .values(
+                        contacts_linked=SyncRun.contacts_linked + linked,
+                        contacts_ambiguous=SyncRun.contacts_ambiguous + ambiguous,
+                    )
+                )
+    elif resource == "mandates":
+        await store_mandates(session, installation.id, items, fetched_at)
+    else:
+        await store_payments(
+            session,
+            installation.id,
+            items,
+            fetched_at,
+            zoho_org_id=installation.zoho_org_id,
+            hold_unlinked=True,
         )
 
 

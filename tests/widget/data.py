@@ -122,6 +122,29 @@ def sync(
     }
 
 
+def chain(
+    name: str,
+    resource: str,
+    *,
+    listed: int,
+    done: bool = False,
+    pages_left: int | None = 0,
+    created_from: str | None = None,
+    created_before: str | None = None,
+) -> dict[str, Any]:
+    """One listing chain of a running Sync Now, as `sync.chains` reports it."""
+    return {
+        "name": name,
+        "resource": resource,
+        "created_from": created_from,
+        "created_before": created_before,
+        "listed": listed,
+        "pages": -(-listed // 500),
+        "pages_left": 0 if done else pages_left,
+        "done": done,
+    }
+
+
 def invoice_url(widget_url: str, **params: str) -> str:
     """The popup as the demo opens it: invoice and org in the query, no credential."""
     query = urlencode({"invoice_id": INVOICE_ID, "org_id": ORG_ID, **params})

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.widget.data import Snapshot, installation, settings_url, sync
+from tests.widget.data import Snapshot, chain, installation, settings_url, sync
 from tests.widget.fake_api import FakeApi, ok, problem
 
 pytestmark = pytest.mark.browser
 
+SPLIT = "2026-03-03T10:00:00.000Z"
 STATUS_PATH = "/api/v1/installation"
 SYNC_PATH = "/api/v1/installation/sync"
 
@@ -58,6 +59,63 @@ def test_sync_now_shows_progress_until_it_succeeds(
     page.clock.run_for(4500)
     assert len(api.calls("GET", SYNC_PATH)) == 2
     assert len(api.calls("POST", SYNC_PATH)) == 1
+
+
+def test_a_running_sync_shows_each_chain_the_crm_writes_and_the_time_left(
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
+) -> None:
+    page.clock.install()
+    running = sync("running", customers=1200, payments=800, progress=0.57) | {
+        "seconds_left": 9,
+        "chains": [
+            chain("customers", "customers", listed=1500, done=True),
+            chain("mandates", "mandates", listed=1400, pages_left=1),
+            chain("payments", "payments", listed=4000, pages_left=6, created_from=SPLIT),
+            chain("payments-2", "payments", listed=500, pages_left=None, created_before=SPLIT),
+        ],
+        "crm_writes": {
+            "customers": {"written": 1200, "rejected": 2, "waiting": 298, "expected": 1500},
+            "payments": {"written": 800, "rejected": 0, "waiting": 3700, "expected": None},
+        },
+    }
+    body = installation(state="running")
+    body["sync"] = running
+    api.on("GET", STATUS_PATH, ok(body))
+    api.on("GET", SYNC_PATH, ok(running))
+    page.goto(settings_url(widget_url))
+
+    card = page.locator("#sync")
+    expect(card.locator(".sync-eta")).to_have_text("About 9 s left")
+    rows = card.locator(".sync-details dt")
+    expect(rows).to_have_count(6)
+    expect(rows.nth(0)).to_have_text("Reading customers")
+    expect(rows.nth(2)).to_contain_text("Reading payments since ")
+    expect(rows.nth(3)).to_contain_text("Reading payments before ")
+    values = card.locator(".sync-details dd")
+    expect(values.nth(0)).to_have_text("1,500 read — done")
+    expect(values.nth(2)).to_have_text("4,000 read, about 6 pages to go")
+    expect(values.nth(3)).to_have_text("500 read")
+    expect(values.nth(4)).to_have_text("1,200 of about 1,500 written, 2 refused")
+    expect(values.nth(5)).to_have_text("800 written")
+    snapshot("24-sync-chains")
+
+
+def test_a_finished_sync_counts_later_records_apart(
+    page: Page, api: FakeApi, widget_url: str
+) -> None:
+    body = installation(state="succeeded")
+    body["sync"] = sync("succeeded", customers=32, payments=90, progress=1.0) | {
+        "customers_added_since": 1,
+        "payments_added_since": 4,
+    }
+    api.on("GET", STATUS_PATH, ok(body))
+    page.goto(settings_url(widget_url))
+    card = page.locator("#sync")
+    expect(card.locator(".sync-counts")).to_have_text("100% — 32 customers and 90 payments copied.")
+    expect(card.locator(".sync-added")).to_have_text(
+        "Since then 1 customers and 4 payments arrived in real time."
+    )
+    expect(card.locator(".sync-details")).to_have_count(0)
 
 
 def test_a_sync_already_running_is_followed_on_load(

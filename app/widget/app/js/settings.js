@@ -177,6 +177,80 @@ function percent(sync) {
   return Math.round(Math.min(Math.max(fraction, 0), 1) * 100);
 }
 
+const RESOURCES = { customers: "Customers", mandates: "Mandates", payments: "Payments" };
+
+function count(value) {
+  return Number(value ?? 0).toLocaleString();
+}
+
+function day(timestamp) {
+  return new Date(timestamp).toLocaleDateString(undefined, {
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+  });
+}
+
+/** "payments" for a whole resource; "payments since 3 Mar 2026" and the like for a window. */
+function chainName(chain, chains) {
+  const name = (RESOURCES[chain.resource] ?? chain.resource).toLowerCase();
+  if (chains.filter((c) => c.resource === chain.resource).length < 2) return name;
+  const { created_from: from, created_before: before } = chain;
+  if (from && before) return `${name} from ${day(from)} to ${day(before)}`;
+  if (before) return `${name} before ${day(before)}`;
+  return from ? `${name} since ${day(from)}` : name;
+}
+
+function chainProgress(chain) {
+  if (chain.done) return `${count(chain.listed)} read — done`;
+  const left = chain.pages_left == null ? "" : `, about ${count(chain.pages_left)} pages to go`;
+  return `${count(chain.listed)} read${left}`;
+}
+
+function writesProgress(writes) {
+  const expected = writes.expected == null ? "" : ` of about ${count(writes.expected)}`;
+  const refused = writes.rejected ? `, ${count(writes.rejected)} refused` : "";
+  return `${count(writes.written)}${expected} written${refused}`;
+}
+
+/** "About 40 s left", "About 3 min left"; an estimate needs a few pages first. */
+function timeLeft(seconds) {
+  if (seconds == null) return "Estimating the time left…";
+  if (seconds < 60) return `About ${Math.max(Math.round(seconds), 1)} s left`;
+  return `About ${Math.round(seconds / 60)} min left`;
+}
+
+/** Each listing chain, the CRM writes and the time left, while Sync Now runs. */
+function syncDetails(sync) {
+  const chains = sync.chains ?? [];
+  const rows = chains.map((chain) => [
+    `Reading ${chainName(chain, chains)}`,
+    chainProgress(chain),
+  ]);
+  if (sync.crm_writes) {
+    rows.push(["CRM customers", writesProgress(sync.crm_writes.customers)]);
+    rows.push(["CRM payments", writesProgress(sync.crm_writes.payments)]);
+  }
+  return h(
+    "div",
+    { class: "sync-details" },
+    h("p", { class: "sync-eta" }, timeLeft(sync.seconds_left)),
+    facts(rows),
+  );
+}
+
+function addedSince(sync) {
+  const customers = sync.customers_added_since ?? 0;
+  const payments = sync.payments_added_since ?? 0;
+  if (!customers && !payments) return null;
+  return h(
+    "p",
+    { class: "sync-added" },
+    `Since then ${count(customers)} customers and ${count(payments)} payments arrived in real time.`,
+  );
+}
+
+
 function callerLine(caller) {
   if (!caller) return null;
   const who = caller.user_id ? `CRM user ${caller.user_id}` : "the installation's API key";
@@ -228,6 +302,8 @@ function syncCard(sync, admin) {
             { class: "sync-counts" },
             `${pct}% — ${sync.customers_synced} customers and ${sync.payments_synced} payments copied.`,
           ),
+          sync.state === "running" ? syncDetails(sync) : null,
+          sync.state === "succeeded" ? addedSince(sync) : null,
         ]
       : null,
     explanation ? h("p", { class: "muted" }, explanation) : null,
