@@ -9,18 +9,17 @@ read is single-table, so no join can be misplanned on statistics a bulk load mad
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CrmState, GcCustomer, GcMandate, GcPayment
+from app.models import CrmState, GcCustomer, GcPayment
 from app.money import from_minor_units
 from app.runtime import Runtime
-from app.services.mirror import META_INVOICE_NUMBER
+from app.services.mirror import META_INVOICE_NUMBER, customer_links
 
 BATCH = 100
 NAME_LIMIT = 120
@@ -33,13 +32,6 @@ class Batch:
     keys: list[tuple[str, int]]
     # The keyset position after this batch: the next read starts past it.
     last_id: str
-
-
-@dataclass(frozen=True)
-class CustomerLink:
-    record_id: str | None
-    # The customer's first upsert is still to come: its payments wait to get the lookup.
-    waiting: bool
 
 
 class CustomerFields(Protocol):
@@ -211,38 +203,3 @@ async def payment_batch(
         [(p.id, p.crm_version) for p, _ in picked],
         after,
     )
-
-
-async def customer_links(
-    session: AsyncSession, installation_id: uuid.UUID, mandate_ids: Collection[str]
-) -> dict[str, CustomerLink]:
-    """Each mandate's customer as the CRM knows it, read by primary key."""
-    if not mandate_ids:
-        return {}
-    owners = dict(
-        (
-            await session.execute(
-                select(GcMandate.id, GcMandate.customer_id).where(
-                    GcMandate.installation_id == installation_id, GcMandate.id.in_(mandate_ids)
-                )
-            )
-        ).all()
-    )
-    customers = {
-        customer_id: (record_id, state)
-        for customer_id, record_id, state in (
-            await session.execute(
-                select(GcCustomer.id, GcCustomer.crm_record_id, GcCustomer.crm_state).where(
-                    GcCustomer.installation_id == installation_id,
-                    GcCustomer.id.in_({c for c in owners.values() if c}),
-                )
-            )
-        ).all()
-    }
-    links: dict[str, CustomerLink] = {}
-    for mandate_id, customer_id in owners.items():
-        if customer_id in customers:
-            record_id, state = customers[customer_id]
-            waiting = state == CrmState.pending.value and record_id is None
-            links[mandate_id] = CustomerLink(record_id, waiting)
-    return links

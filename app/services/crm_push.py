@@ -31,13 +31,12 @@ from app.services.crm_batches import (
     BATCH,
     Batch,
     customer_batch,
-    customer_links,
     customer_record,
     payment_batch,
     payment_record,
 )
 from app.services.leases import HeldLease
-from app.services.mirror import release_payments_of_customers
+from app.services.mirror import customer_links, release_payments_of_customers
 
 log = get_logger("app.services.crm_push")
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -14,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.adapters.gocardless.models import Customer, Mandate, Payment
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment
 from app.money import UnknownScheme, scheme_currency
-from app.services.crm_batches import customer_links
 
 # Metadata keys we put on payments and billing requests we create (GoCardless allows 3).
 META_INVOICE_ID = "zoho_invoice_id"
@@ -330,3 +330,45 @@ def _currency(scheme: str | None) -> str | None:
 def _latest(items: Sequence[Any]) -> list[Any]:
     # One row per id in a multi-row INSERT … ON CONFLICT, or PostgreSQL refuses the statement.
     return list({item.id: item for item in items}.values())
+
+
+@dataclass(frozen=True)
+class CustomerLink:
+    record_id: str | None
+    # The customer's first upsert is still to come: its payments wait to get the lookup.
+    waiting: bool
+
+
+async def customer_links(
+    session: AsyncSession, installation_id: uuid.UUID, mandate_ids: Collection[str]
+) -> dict[str, CustomerLink]:
+    """Each mandate's customer as the CRM knows it, read by primary key."""
+    if not mandate_ids:
+        return {}
+    owners = dict(
+        (
+            await session.execute(
+                select(GcMandate.id, GcMandate.customer_id).where(
+                    GcMandate.installation_id == installation_id, GcMandate.id.in_(mandate_ids)
+                )
+            )
+        ).all()
+    )
+    customers = {
+        customer_id: (record_id, state)
+        for customer_id, record_id, state in (
+            await session.execute(
+                select(GcCustomer.id, GcCustomer.crm_record_id, GcCustomer.crm_state).where(
+                    GcCustomer.installation_id == installation_id,
+                    GcCustomer.id.in_({c for c in owners.values() if c}),
+                )
+            )
+        ).all()
+    }
+    links: dict[str, CustomerLink] = {}
+    for mandate_id, customer_id in owners.items():
+        if customer_id in customers:
+            record_id, state = customers[customer_id]
+            waiting = state == CrmState.pending.value and record_id is None
+            links[mandate_id] = CustomerLink(record_id, waiting)
+    return links
