@@ -31,7 +31,8 @@ from app.settings import Settings
 ADMIN_URL = os.environ.get(
     "BENCH_ADMIN_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
-BENCH_DB = "gocardless_zoho_bench"
+# Helpers benchmarking side by side each name their own (BENCH_DATABASE_NAME).
+BENCH_DB = os.environ.get("BENCH_DATABASE_NAME", "gocardless_zoho_bench")
 BENCH_DATABASE_URL = ADMIN_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
 READY = "BENCH-READY "
 
