@@ -67,7 +67,8 @@ class Runtime:
     )
     # Set when the process shuts down: jobs stop at their next step (see jobs/worker.py).
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    # What "now" is for the rules that compare against today (charge dates); tests freeze it.
+    # What "now" is for the rules that compare against provider dates (charge dates, setup
+    # link expiry); tests freeze it.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # How provider clients wait between retries; tests make it instant.
     provider_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep

@@ -37,3 +37,16 @@ ensure_chromium() {
         fi
     fi
 }
+
+ensure_faketime() {
+    # CI runs the suite a second time a year ahead (Debian's libfaketime) to prove no test
+    # depends on today's date.
+    if ! command -v faketime >/dev/null; then
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
+        else
+            echo "faketime is missing: run 'sudo apt-get install faketime'" >&2
+            return 1
+        fi
+    fi
+}

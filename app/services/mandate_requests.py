@@ -11,7 +11,7 @@ throttle (services/setup_email_throttle.py).
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -81,7 +81,7 @@ async def request_mandate(
     )
     if request is None:
         request = await _new_request(session, runtime, installation, gc, invoice, contact, user_id)
-    elif _flow_expiring(request):
+    elif _flow_expiring(request, runtime.clock()):
         await _renew_flow(runtime, gc, installation, request, contact)
     request.email = contact.email
     await _send_link(crm, connection, user_id, invoice, contact, request.authorisation_url)
@@ -164,9 +164,9 @@ async def _new_request(
     return request
 
 
-def _flow_expiring(request: MandateRequest) -> bool:
+def _flow_expiring(request: MandateRequest, now: datetime) -> bool:
     expires = request.flow_expires_at
-    return expires is not None and expires - FLOW_RENEWAL_MARGIN <= datetime.now(UTC)
+    return expires is not None and expires - FLOW_RENEWAL_MARGIN <= now
 
 
 async def _renew_flow(
