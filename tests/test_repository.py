@@ -1,0 +1,65 @@
+"""The repository stands on its own: nothing points outside it, and its documents' links work."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Spelled in pieces so this file does not match itself.
+OUTSIDE_REFERENCES = tuple(
+    part.encode() for part in ("../" + "shared", "shared" + "/spec", "shared" + "/reference")
+)
+# Fixtures copied from elsewhere may say where they came from.
+MAY_NAME_THEIR_SOURCE = "tests/fixtures/"
+MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def tracked_files() -> list[str]:
+    listing = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    return [name for name in listing.decode().split("\0") if name]
+
+
+def test_no_tracked_file_reaches_outside_the_repository() -> None:
+    files = tracked_files()
+    assert "README.md" in files  # the listing really is this repository's
+    offenders = [
+        name
+        for name in files
+        if not name.startswith(MAY_NAME_THEIR_SOURCE)
+        and (ROOT / name).is_file()
+        and any(ref in (ROOT / name).read_bytes() for ref in OUTSIDE_REFERENCES)
+    ]
+    assert offenders == []
+
+
+def documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def anchors(document: Path) -> set[str]:
+    """GitHub's heading ids: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+\s+(.+?)\s*$", document.read_text(), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_relative_link_in_the_documents_resolves() -> None:
+    assert (ROOT / "docs" / "README.md").is_file()
+    broken = []
+    checked = 0
+    for document in documents():
+        for target in MARKDOWN_LINK.findall(document.read_text()):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto: ...
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = (document.parent / path).resolve() if path else document
+            checked += 1
+            if not resolved.is_relative_to(ROOT) or not resolved.exists():
+                broken.append(f"{document.relative_to(ROOT)}: {target}")
+            elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+                broken.append(f"{document.relative_to(ROOT)}: {target} (no such heading)")
+    assert checked > 0
+    assert broken == []
