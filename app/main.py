@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
+from app.api_docs import app_with_offline_docs
 from app.errors import (
     PROBLEM_JSON,
     AppError,
@@ -82,15 +83,12 @@ def create_app(
                 runtime.stopping.set()
                 await worker
 
-    docs = settings.docs_enabled
-    app = FastAPI(
+    app = app_with_offline_docs(
+        docs=settings.docs_enabled,
         title="GoCardless for Zoho CRM",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
-        openapi_url="/openapi.json" if docs else None,
     )
     if settings.cors_allowed_origins:
         app.add_middleware(

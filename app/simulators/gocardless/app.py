@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 
+from app.api_docs import app_with_offline_docs
 from app.simulators.common import FaultMiddleware
 from app.simulators.common.favicon import favicon_router
 from app.simulators.gocardless import (
@@ -44,13 +45,7 @@ def create_app(state: SimulatorState | None = None, **options: Any) -> FastAPI:
         yield
         await sim.dispatcher.aclose()
 
-    app = FastAPI(
-        title="GoCardless simulator",
-        docs_url="/_sim/docs",
-        openapi_url="/_sim/openapi.json",
-        redoc_url=None,
-        lifespan=lifespan,
-    )
+    app = app_with_offline_docs(prefix="/_sim", title="GoCardless simulator", lifespan=lifespan)
     app.state.simulator = sim
     app.include_router(favicon_router("gocardless.ico"))
     for module in (api_core, api_payments, api_billing, api_events, oauth, flow_pages, admin):

@@ -7,6 +7,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from app.api_docs import app_with_offline_docs
 from app.simulators.common.favicon import favicon_router
 from app.simulators.zoho.errors import ZohoApiError, render_api_error
 from app.simulators.zoho.options import ZohoSimOptions
@@ -34,9 +35,7 @@ def create_app(state: ZohoSimState | None = None, **options: Any) -> FastAPI:
     state = state or ZohoSimState(ZohoSimOptions(**options))
     if seed:
         seed_org(state)
-    app = FastAPI(
-        title="Zoho CRM simulator", docs_url="/_sim/docs", openapi_url="/_sim/openapi.json"
-    )
+    app = app_with_offline_docs(prefix="/_sim", title="Zoho CRM simulator")
     app.state.zoho_sim = state
     app.add_exception_handler(ZohoApiError, render_api_error)
     app.include_router(favicon_router("zoho.ico"))
