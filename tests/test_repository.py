@@ -6,6 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from app.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 # Spelled in pieces so this file does not match itself.
 OUTSIDE_REFERENCES = tuple(
@@ -63,3 +65,11 @@ def test_every_relative_link_in_the_documents_resolves() -> None:
                 broken.append(f"{document.relative_to(ROOT)}: {target} (no such heading)")
     assert checked > 0
     assert broken == []
+
+
+def test_the_interface_document_names_every_setting() -> None:
+    interface = (ROOT / "docs" / "interface.md").read_text()
+    missing = [
+        name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in interface
+    ]
+    assert missing == []

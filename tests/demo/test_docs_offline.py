@@ -11,8 +11,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Route, expect
 
+from tests.demo.browser import browser  # noqa: F401
 from tests.demo.html import parse
-from tests.demo.test_demo_browser import browser  # noqa: F401
 from tests.demo.test_demo_smoke import RunningDemo, _href, demo  # noqa: F401
 
 pytestmark = pytest.mark.browser
