@@ -23,6 +23,8 @@ from app.adapters.gocardless.models import (
     Creditor,
     Customer,
     Event,
+    EventListEnvelope,
+    EventPage,
     ItemT,
     ListEnvelope,
     Mandate,
@@ -195,6 +197,27 @@ class GoCardlessClient:
     def iter_events(self, **filters: Filter) -> AsyncIterator[Event]:
         return self._iter(EVENTS, filters)
 
+    async def list_events_page_including(
+        self,
+        after: str | None,
+        *,
+        resource_type: str,
+        include: str,
+        limit: int = MAX_PAGE_SIZE,
+        **filters: Filter,
+    ) -> EventPage:
+        """A page of one resource type's events with the current state of the resources they
+        name (`include=payment` with `resource_type=payments`): one call refreshes up to 500
+        resources. The API takes `include` only together with `resource_type`."""
+        if not resource_type or not include:
+            raise ValueError("include needs resource_type")
+        params = _list_params(
+            after, limit, {**filters, "resource_type": resource_type, "include": include}
+        )
+        response = await self._api.send("GET", EVENTS.path, params=params, retry=True)
+        envelope = _parse(EventListEnvelope, response)
+        return EventPage(envelope.events, envelope.linked, envelope.meta.cursors.after)
+
     # Billing requests and their hosted flows
 
     async def get_billing_request(self, billing_request_id: str) -> BillingRequest:
@@ -265,14 +288,7 @@ class GoCardlessClient:
         limit: int,
         filters: Mapping[str, Filter],
     ) -> Page[ItemT]:
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-        params = {"limit": str(limit)}
-        for name, value in filters.items():
-            if value is not None:
-                params[_query_name(name)] = value if isinstance(value, str) else ",".join(value)
-        if after:
-            params["after"] = after
+        params = _list_params(after, limit, filters)
         response = await self._api.send("GET", resource.path, params=params, retry=True)
         envelope = _parse(resource.many, response)
         return Page(envelope.items, envelope.meta.cursors.after)
@@ -337,6 +353,18 @@ def _item_path(resource: _Resource[Any], resource_id: str) -> str:
     if not resource_id:
         raise ValueError("an id is required")
     return f"{resource.path}/{quote(resource_id, safe='')}"
+
+
+def _list_params(after: str | None, limit: int, filters: Mapping[str, Filter]) -> dict[str, str]:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    params = {"limit": str(limit)}
+    for name, value in filters.items():
+        if value is not None:
+            params[_query_name(name)] = value if isinstance(value, str) else ",".join(value)
+    if after:
+        params["after"] = after
+    return params
 
 
 def _query_name(name: str) -> str:

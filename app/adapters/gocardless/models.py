@@ -243,6 +243,26 @@ class ListEnvelope(BaseModel, Generic[ItemT]):
     meta: ListMeta = Field(default_factory=ListMeta)
 
 
+class Linked(GoCardlessModel):
+    """`GET /events?include=…`: the current state of the resources a page of events names.
+
+    Only the kinds we mirror are typed; any other kind the API includes is kept as extra.
+    """
+
+    payments: list[Payment] = Field(default_factory=list)
+    mandates: list[Mandate] = Field(default_factory=list)
+    customers: list[Customer] = Field(default_factory=list)
+    refunds: list[Refund] = Field(default_factory=list)
+    creditors: list[Creditor] = Field(default_factory=list)
+    billing_requests: list[BillingRequest] = Field(default_factory=list)
+
+
+class EventListEnvelope(BaseModel):
+    events: list[Event]
+    linked: Linked = Field(default_factory=Linked)
+    meta: ListMeta = Field(default_factory=ListMeta)
+
+
 class ResourceEnvelope(BaseModel, Generic[ItemT]):
     item: ItemT = Field(validation_alias=_RESOURCE_KEYS)
 
@@ -252,4 +272,13 @@ class Page(Generic[ItemT]):
     """One page of a list; `after` is the cursor of the next page, None on the last."""
 
     items: list[ItemT]
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """One page of events with the resources they name, read in the same call."""
+
+    items: list[Event]
+    linked: Linked
     after: str | None

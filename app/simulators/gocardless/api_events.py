@@ -27,7 +27,26 @@ OTHER_LINKS = (
     "subscription",
     "payment_account_transaction",
 )
-INCLUDABLE = {"payment": "payments", "mandate": "mandates", "billing_request": "billing_requests"}
+# `include` names the singular of the `resource_type` filter and adds, under `linked`, the
+# current state of every resource the page's events link to. Kinds the simulator does not
+# model are accepted and answer an empty list, as an account without them would.
+INCLUDABLE = {
+    name: f"{name}s"
+    for name in (
+        "billing_request",
+        "creditor",
+        "customer",
+        "instalment_schedule",
+        "mandate",
+        "outbound_payment",
+        "payer_authorisation",
+        "payment",
+        "payout",
+        "refund",
+        "scheme_identifier",
+        "subscription",
+    )
+}
 
 
 @router.get("/events")
@@ -78,20 +97,29 @@ async def list_events(request: Request, ctx: ApiContext = Depends(api_context)) 
 
 
 def _linked(ctx: ApiContext, include: str, events: list[Event]) -> list[dict[str, Any]]:
-    seen: dict[str, dict[str, Any]] = {}
+    seen: dict[str, dict[str, Any] | None] = {}
     for event in events:
         resource_id = event.links.get(include)
-        if resource_id is None or resource_id in seen:
-            continue
-        if include == "payment" and (payment := ctx.org.payments.get(resource_id)):
-            seen[resource_id] = payment.to_json()
-        elif include == "mandate" and (mandate := ctx.org.mandates.get(resource_id)):
-            seen[resource_id] = lifecycle.refresh(ctx.state, mandate).to_json()
-        elif include == "billing_request" and (
-            request := ctx.org.billing_requests.get(resource_id)
-        ):
-            seen[resource_id] = render_request(ctx.org, request)
-    return list(seen.values())
+        if resource_id is not None and resource_id not in seen:
+            seen[resource_id] = _current(ctx, include, resource_id)
+    return [resource for resource in seen.values() if resource is not None]
+
+
+def _current(ctx: ApiContext, include: str, resource_id: str) -> dict[str, Any] | None:
+    org = ctx.org
+    if include == "payment" and (payment := org.payments.get(resource_id)):
+        return payment.to_json()
+    if include == "mandate" and (mandate := org.mandates.get(resource_id)):
+        return lifecycle.refresh(ctx.state, mandate).to_json()
+    if include == "customer" and (customer := org.customers.get(resource_id)):
+        return customer.to_json()
+    if include == "refund" and (refund := org.refunds.get(resource_id)):
+        return refund.to_json()
+    if include == "billing_request" and (request := org.billing_requests.get(resource_id)):
+        return render_request(org, request)
+    if include == "creditor" and resource_id == org.creditor.id:
+        return org.creditor.to_json()
+    return None
 
 
 @router.get("/events/{event_id}")

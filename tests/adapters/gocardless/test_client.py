@@ -437,3 +437,49 @@ async def test_an_unexpected_success_body_is_an_error(
     assert caught.value.body_preview == "<html>maintenance</html>"
     assert caught.value.request_id == "r1"
     assert not caught.value.transient
+
+
+async def test_an_events_page_brings_the_linked_resources(
+    client: GoCardlessClient, api: respx.MockRouter
+) -> None:
+    route = api.get("/events").respond(200, json=fixture_body("events", "list"))
+    page = await client.list_events_page_including(
+        "cursor-1", resource_type="payments", include="payment", created_at__gte="2024-01-01"
+    )
+    assert dict(route.calls.last.request.url.params) == {
+        "limit": "500",
+        "after": "cursor-1",
+        "resource_type": "payments",
+        "include": "payment",
+        "created_at[gte]": "2024-01-01",
+    }
+    assert [event.id for event in page.items] == ["EV123", "EV123"]
+    assert page.after == "example after 101"
+    linked = page.linked
+    assert [p.id for p in linked.payments] == ["PM123"]
+    assert linked.payments[0].links.mandate == "MD123"
+    assert [m.id for m in linked.mandates] == ["MD123"]
+    assert [c.id for c in linked.customers] == ["CU123"]
+    assert [r.id for r in linked.refunds] == ["RF123"]
+    assert linked.creditors[0].id == "CR123"
+    assert linked.billing_requests[0].id == "BRQ123"
+    # Kinds we do not mirror are kept, not rejected.
+    assert linked.model_extra is not None and "payouts" in linked.model_extra
+
+
+async def test_an_events_page_without_linked_resources_has_none(
+    client: GoCardlessClient, api: respx.MockRouter
+) -> None:
+    body = copy.deepcopy(fixture_body("events", "list"))
+    del body["linked"]
+    body["meta"]["cursors"]["after"] = None
+    api.get("/events").respond(200, json=body)
+    page = await client.list_events_page_including(
+        None, resource_type="mandates", include="mandate", limit=10
+    )
+    assert (page.linked.mandates, page.linked.payments, page.after) == ([], [], None)
+
+
+async def test_include_needs_a_resource_type(client: GoCardlessClient) -> None:
+    with pytest.raises(ValueError, match="resource_type"):
+        await client.list_events_page_including(None, resource_type="", include="payment")
