@@ -21,11 +21,12 @@ from app.adapters.gocardless.connect import GoCardlessConnect
 from app.adapters.gocardless.pacing import PacerRegistry
 from app.adapters.http import build_http_client
 from app.adapters.zoho.accounts import DEFAULT_SCOPES, ZohoAccounts
-from app.adapters.zoho.limits import OrgLimiters
+from app.adapters.zoho.limits import LimiterRegistry
 from app.crypto import Signer, TokenCipher
 from app.db import SessionMaker, create_engine, create_sessionmaker, create_unpooled_engine
 from app.metrics import Metrics
 from app.migrate import head_revision
+from app.services.budgets import shared_budgets
 from app.services.caching import TTLCache
 from app.services.locks import KeyedLocks
 from app.services.ownership import Owner
@@ -50,7 +51,7 @@ class Runtime:
     metrics: Metrics
     zoho_accounts: ZohoAccounts
     gocardless_connect: GoCardlessConnect
-    zoho_limiters: OrgLimiters
+    zoho_limiters: LimiterRegistry
     gocardless_pacers: PacerRegistry
     migrations_head: str | None
     # (installation id, user id) -> the user's last proven audience membership; how fresh an
@@ -96,6 +97,11 @@ async def open_runtime(
     unpooled = create_unpooled_engine(engine)
     http = build_http_client(transport=transport)
     base = settings.public_base_url
+    gocardless_pacers, zoho_limiters = shared_budgets(
+        engine,
+        rate_per_minute=settings.gocardless_rate_per_minute,
+        zoho_concurrency=settings.zoho_concurrency,
+    )
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -120,8 +126,8 @@ async def open_runtime(
             redirect_uri=f"{base}/oauth/gocardless/callback",
             transport=transport,
         ),
-        zoho_limiters=OrgLimiters(settings.zoho_concurrency),
-        gocardless_pacers=PacerRegistry(),
+        zoho_limiters=zoho_limiters,
+        gocardless_pacers=gocardless_pacers,
         migrations_head=head_revision(settings.database_url),
     )
     try:
@@ -131,5 +137,6 @@ async def open_runtime(
         await http.aclose()
         if unpooled is not engine:
             await unpooled.dispose()
+        await zoho_limiters.aclose()
         if own_engine:
             await engine.dispose()

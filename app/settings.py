@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     zoho_crm_triggers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["workflow"])
     # Zoho's concurrency cap per org is 5-25 calls by edition; 10 suits Standard.
     zoho_concurrency: int = 10
+    # GoCardless's budget per merchant token, shared by all our processes through the database.
+    gocardless_rate_per_minute: int = 1000
 
     # Origins allowed to call the API from a browser: the widget served by Zoho (zet pack
     # upload) is on Zoho's domain; the widget served under /widget needs none.

@@ -1,6 +1,7 @@
 """Tables. Importing this package registers every model on `Base.metadata`."""
 
 from app.models.base import Base
+from app.models.budgets import RateBudget
 from app.models.connections import ConnectionStatus, GoCardlessConnection, ZohoConnection
 from app.models.events import EventCursor, EventStatus, InboxEvent
 from app.models.installation import ApiKey, Audience, Installation, InstallationStatus
@@ -36,6 +37,7 @@ __all__ = [
     "MandateRequest",
     "MandateRequestStatus",
     "OAuthState",
+    "RateBudget",
     "SetupEmail",
     "SyncChain",
     "SyncRun",

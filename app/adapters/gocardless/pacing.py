@@ -5,7 +5,8 @@ GoCardless allows about 1000 requests a minute per merchant. Each organisation g
 which combines two gates:
 
 - a token bucket, refilled so that a full burst plus a minute of refill never exceeds the
-  per-minute limit;
+  per-minute limit. The bucket is injected (`TokenBucket`): in-process by default, or one
+  the services keep in the database so that every process of ours draws from one budget;
 - the server's own count (`RateLimit-Remaining` until `RateLimit-Reset`), which also sees
   requests made by other processes with the same token.
 
@@ -19,8 +20,9 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
-from typing import Literal
+from typing import Literal, Protocol
 
 Priority = Literal["interactive", "background"]
 Clock = Callable[[], float]
@@ -41,6 +43,48 @@ def _check_limits(rate_per_minute: int, burst: int, background_reserve: float) -
         raise ValueError("background_reserve is a fraction in [0, 1)")
 
 
+@dataclass(frozen=True)
+class BucketShape:
+    """A bucket of `capacity` tokens refilled at `refill_per_second`: any `window_seconds`
+    (a minute, plus the slack) holds at most `rate_per_minute` takes."""
+
+    capacity: float
+    refill_per_second: float
+
+    @classmethod
+    def for_rate(cls, rate_per_minute: int, burst: int, slack_seconds: float = 0.0) -> BucketShape:
+        return cls(float(burst), (rate_per_minute - burst) / (60.0 + slack_seconds))
+
+
+class TokenBucket(Protocol):
+    async def take(self, needed: float) -> float:
+        """Take one token if at least `needed` are there and answer 0; else how long to wait."""
+        ...
+
+
+class LocalBucket:
+    """A bucket for this process alone."""
+
+    def __init__(self, shape: BucketShape, clock: Clock = time.monotonic) -> None:
+        self._shape = shape
+        self._clock = clock
+        self._tokens = shape.capacity
+        self._refilled_at = clock()
+
+    async def take(self, needed: float) -> float:
+        now = self._clock()
+        refill = self._shape.refill_per_second
+        self._tokens = min(self._shape.capacity, self._tokens + (now - self._refilled_at) * refill)
+        self._refilled_at = now
+        if self._tokens < needed:
+            return (needed - self._tokens) / refill
+        self._tokens -= 1.0
+        return 0.0
+
+
+BucketFactory = Callable[[str, BucketShape], TokenBucket]
+
+
 class RatePacer:
     def __init__(
         self,
@@ -50,15 +94,17 @@ class RatePacer:
         background_reserve: float = DEFAULT_BACKGROUND_RESERVE,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        bucket: TokenBucket | None = None,
     ) -> None:
         _check_limits(rate_per_minute, burst, background_reserve)
         self._capacity = float(burst)
-        self._refill_per_second = (rate_per_minute - burst) / 60.0
         self._reserve = background_reserve
         self._clock = clock
         self._sleep = sleep
-        self._tokens = self._capacity
-        self._refilled_at = clock()
+        self._bucket = bucket or LocalBucket(BucketShape.for_rate(rate_per_minute, burst), clock)
+        # One waiter per priority asks the bucket at a time (a shared bucket costs a query
+        # per ask); an interactive call never waits behind a sleeping background one.
+        self._turns = {"interactive": asyncio.Lock(), "background": asyncio.Lock()}
         # The server's view: requests left in its window, and when (on our clock) it resets.
         self._server_remaining: int | None = None
         self._server_limit: int | None = None
@@ -66,11 +112,12 @@ class RatePacer:
 
     async def acquire(self, priority: Priority = "interactive") -> None:
         """Wait until this call may be sent, then count it."""
-        while True:
-            delay = self._try_take(priority)
-            if delay <= 0:
-                return
-            await self._sleep(delay)
+        async with self._turns[priority]:
+            while True:
+                delay = await self._try_take(priority)
+                if delay <= 0:
+                    return
+                await self._sleep(delay)
 
     def observe(self, *, remaining: int | None, limit: int | None, reset_in: float | None) -> None:
         """Adopt the server's count from a response's `RateLimit-*` headers."""
@@ -80,20 +127,15 @@ class RatePacer:
         self._server_limit = limit
         self._server_reset_at = self._clock() + min(reset_in, MAX_SERVER_WAIT)
 
-    def _try_take(self, priority: Priority) -> float:
+    async def _try_take(self, priority: Priority) -> float:
         """Take a token and return 0, or return how long to wait before trying again."""
-        now = self._clock()
-        server_wait = self._server_wait(now, priority)
+        server_wait = self._server_wait(self._clock(), priority)
         if server_wait > 0:
             return server_wait
-        self._tokens = min(
-            self._capacity, self._tokens + (now - self._refilled_at) * self._refill_per_second
-        )
-        self._refilled_at = now
         needed = 1.0 + (self._capacity * self._reserve if priority == "background" else 0.0)
-        if self._tokens < needed:
-            return (needed - self._tokens) / self._refill_per_second
-        self._tokens -= 1.0
+        wait = await self._bucket.take(needed)
+        if wait > 0:
+            return wait
         if self._server_remaining is not None:
             # Count in-flight calls until the next response brings the server's figure.
             self._server_remaining -= 1
@@ -124,8 +166,12 @@ class PacerRegistry:
         background_reserve: float = DEFAULT_BACKGROUND_RESERVE,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        bucket_for: BucketFactory | None = None,
+        slack_seconds: float = 0.0,
     ) -> None:
         _check_limits(rate_per_minute, burst, background_reserve)
+        self.shape = BucketShape.for_rate(rate_per_minute, burst, slack_seconds)
+        self._bucket_for = bucket_for or (lambda _org, shape: LocalBucket(shape, clock))
         self._new_pacer = partial(
             RatePacer,
             rate_per_minute=rate_per_minute,
@@ -139,7 +185,7 @@ class PacerRegistry:
     def for_organisation(self, organisation_id: str) -> RatePacer:
         pacer = self._pacers.get(organisation_id)
         if pacer is None:
-            pacer = self._new_pacer()
+            pacer = self._new_pacer(bucket=self._bucket_for(organisation_id, self.shape))
             self._pacers[organisation_id] = pacer
         return pacer
 

@@ -21,7 +21,6 @@ from app.adapters.zoho.errors import (
     ZohoNotFound,
     ZohoSchemaMissing,
 )
-from app.adapters.zoho.limits import OrgLimiter
 from app.adapters.zoho.models import (
     FailedRecord,
     MailAddress,
@@ -68,7 +67,7 @@ class ZohoCRM:
         api_base: str,
         tokens: ZohoTokenSource,
         names: ZohoNames,
-        limiter: OrgLimiter | asyncio.Semaphore | None = None,
+        limiter: contextlib.AbstractAsyncContextManager[Any] | None = None,
         triggers: Sequence[str] = ("workflow",),
         max_attempts: int = 5,
         backoff_base: float = 1.0,

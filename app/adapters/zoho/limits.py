@@ -7,7 +7,9 @@ their own cap could together exceed Zoho's and draw 429s.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from typing import Any, Protocol
 
 
 class OrgLimiter:
@@ -34,6 +36,19 @@ class OrgLimiter:
         self._semaphore.release()
 
 
+class LimiterRegistry(Protocol):
+    """Where a client of one org gets its limiter: this process's, or one shared with other
+    processes (the services keep that one in the database)."""
+
+    limit: int
+
+    def for_org(self, org_id: str) -> AbstractAsyncContextManager[Any]: ...
+
+    def forget(self, org_id: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 class OrgLimiters:
     """The process's registry: one limiter per Zoho org id, created on first use."""
 
@@ -50,3 +65,6 @@ class OrgLimiters:
     def forget(self, org_id: str) -> None:
         """Drop an uninstalled org's limiter; calls still holding it finish normally."""
         self._by_org.pop(org_id, None)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the limiters live in this process only."""

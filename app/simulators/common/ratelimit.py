@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +30,10 @@ class FixedWindowRateLimiter:
         self._clock = clock
         self._counts: dict[str, tuple[datetime, int]] = {}
         self._lock = threading.Lock()
+        # What callers did, for benchmarks and tests: when each allowed call came (real
+        # seconds) and how many were refused.
+        self._allowed_at: dict[str, list[float]] = {}
+        self._refused: Counter[str] = Counter()
 
     def _window_start(self, now: datetime) -> datetime:
         epoch = datetime(1970, 1, 1, tzinfo=now.tzinfo)
@@ -45,9 +51,37 @@ class FixedWindowRateLimiter:
             allowed = used < self.limit
             if allowed:
                 used += 1
+                self._allowed_at.setdefault(key, []).append(time.monotonic())
+            else:
+                self._refused[key] += 1
             self._counts[key] = (start, used)
         return RateLimitStatus(self.limit, max(self.limit - used, 0), start + self.window, allowed)
+
+    def usage(self) -> dict[str, dict[str, int]]:
+        """Per key: calls allowed, calls refused, and the most allowed in any 60 real seconds."""
+        with self._lock:
+            keys = set(self._allowed_at) | set(self._refused)
+            return {
+                key: {
+                    "allowed": len(self._allowed_at.get(key, [])),
+                    "refused": self._refused[key],
+                    "busiest_minute": _busiest(self._allowed_at.get(key, []), 60.0),
+                }
+                for key in keys
+            }
 
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._allowed_at.clear()
+            self._refused.clear()
+
+
+def _busiest(times: list[float], span: float) -> int:
+    """The most of the (sorted) `times` that fall within any `span` seconds."""
+    most, first = 0, 0
+    for last, moment in enumerate(times):
+        while moment - times[first] >= span:
+            first += 1
+        most = max(most, last - first + 1)
+    return most

@@ -288,6 +288,14 @@ async def clear_faults(request: Request) -> None:
     simulator(request).faults.reset()
 
 
+@router.get("/rate-limit")
+async def rate_limit_usage(request: Request) -> dict[str, Any]:
+    """The limit, and per access token: calls allowed, calls refused with 429, and the most
+    allowed in any 60 seconds (whoever made them)."""
+    state = simulator(request)
+    return {"per_minute": state.limiter.limit, "tokens": state.limiter.usage()}
+
+
 @router.put("/rate-limit")
 async def set_rate_limit(body: RateLimit, request: Request) -> RateLimit:
     state = simulator(request)

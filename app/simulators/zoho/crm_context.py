@@ -85,6 +85,8 @@ async def crm_context(
     state.counters["crm.requests"] += 1
     state.counters[f"crm.requests.{org.id}"] += 1
     state.in_flight[org.id] += 1
+    peak = f"crm.in_flight.peak.{org.id}"
+    state.counters[peak] = max(state.counters[peak], state.in_flight[org.id])
     try:
         await apply_faults(state.faults, "crm", request.url.path)
         yield CrmContext(state, org, token.grant.user_id, token.grant.scopes)

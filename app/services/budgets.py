@@ -1,0 +1,287 @@
+"""Provider budgets that hold across every process sharing the database.
+
+GoCardless allows a merchant's token about 1000 requests a minute and Zoho an org about 10
+calls in flight: limits of the merchant, not of one of our processes. With `serve` and N
+`worker` processes each pacing itself, together they would overrun both. So the budgets live
+in PostgreSQL, which every process already shares:
+
+- GoCardless: a token bucket per organisation, one row of `rate_budgets` taken from by an
+  atomic upsert (one round trip per request; waiting costs a second one);
+- Zoho: `limit` slots per org, each a session-level advisory lock held on one connection per
+  process while a call is on the wire. PostgreSQL drops a dead process's locks with its
+  connection, so a crash never leaks a slot.
+
+The adapters know nothing of this: they take a `TokenBucket` and an async context manager.
+SQLite (the single-process demo) keeps the in-process budgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.adapters.gocardless.pacing import BucketShape, PacerRegistry
+from app.adapters.zoho.limits import OrgLimiters
+from app.log import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+# `now()` is the statement's start: a writer that queued on the row lock sees an earlier
+# moment than the one before it and is credited less, never more, so the sum stays exact.
+_TAKE = text(
+    """
+    INSERT INTO rate_budgets AS b (key, tokens, refilled_at)
+    VALUES (:key, :capacity - 1, now())
+    ON CONFLICT (key) DO UPDATE SET
+        tokens = least(:capacity,
+                       b.tokens + extract(epoch FROM now() - b.refilled_at) * :refill) - 1,
+        refilled_at = now()
+    WHERE least(:capacity,
+                b.tokens + extract(epoch FROM now() - b.refilled_at) * :refill) >= :needed
+    RETURNING tokens
+    """
+)
+_LEVEL = text(
+    """
+    SELECT least(:capacity, tokens + extract(epoch FROM now() - refilled_at) * :refill)
+    FROM rate_budgets WHERE key = :key
+    """
+)
+# A session may take an advisory lock it already holds, so the slots this process holds are
+# skipped by name rather than left to the lock to refuse.
+_SLOT_TAKE = text(
+    "SELECT s FROM generate_series(0, :limit - 1) AS s "
+    "WHERE s <> ALL(CAST(:held AS integer[])) AND pg_try_advisory_lock(:key, s) LIMIT 1"
+)
+_SLOT_GIVE_BACK = text("SELECT pg_advisory_unlock(:key, :slot)")
+_SLOT_POLL_FIRST, _SLOT_POLL_MAX = 0.005, 0.05
+WINDOW_SLACK_SECONDS = 2.0
+
+
+class DatabaseBucket:
+    """A token bucket in one `rate_budgets` row, shared by every process."""
+
+    def __init__(self, engine: AsyncEngine, key: str, shape: BucketShape) -> None:
+        self._engine = engine
+        self._key = key
+        self._shape = shape
+
+    async def take(self, needed: float) -> float:
+        params = {
+            "key": self._key,
+            "capacity": self._shape.capacity,
+            "refill": self._shape.refill_per_second,
+            "needed": needed,
+        }
+        async with self._engine.connect() as connection:
+            taken = (await connection.execute(_TAKE, params)).first()
+            level = None if taken else (await connection.execute(_LEVEL, params)).scalar()
+            await connection.commit()
+        if taken is not None:
+            return 0.0
+        missing = needed - float(level if level is not None else 0.0)
+        return max(missing / self._shape.refill_per_second, 0.001)
+
+    async def level(self) -> float | None:
+        """Tokens left now (None before the first request): the budget a health view shows."""
+        params = {
+            "key": self._key,
+            "capacity": self._shape.capacity,
+            "refill": self._shape.refill_per_second,
+        }
+        async with self._engine.connect() as connection:
+            value = (await connection.execute(_LEVEL, params)).scalar()
+        return None if value is None else float(value)
+
+
+class AdvisorySlots:
+    """The process's one connection holding Zoho call slots as advisory locks.
+
+    Queries on it run one at a time (asyncpg allows no more); each is a sub-millisecond
+    lock or unlock, far below the calls they guard.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+        self._held: dict[int, set[int]] = {}
+
+    async def take(self, key: int, limit: int) -> int:
+        """A free slot of `key`, waiting (polling) while all `limit` are held elsewhere."""
+        pause = _SLOT_POLL_FIRST
+        while True:
+            slot = await _finish_even_if_cancelled(
+                self._try_take(key, limit),
+                undo=lambda slot: self.give_back(key, slot) if slot is not None else None,
+            )
+            if slot is not None:
+                return slot
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _SLOT_POLL_MAX)
+
+    async def give_back(self, key: int, slot: int) -> None:
+        async def unlock(connection: AsyncConnection) -> None:
+            self._held.get(key, set()).discard(slot)
+            await connection.execute(_SLOT_GIVE_BACK, {"key": key, "slot": slot})
+
+        # Released even when the caller is cancelled; a lost connection released it already.
+        with contextlib.suppress(DBAPIError, InterfaceError, OSError):
+            await asyncio.shield(self._run(unlock))
+
+    async def aclose(self) -> None:
+        # Closed for good, not handed back to the pool: a pooled session would keep its locks.
+        async with self._lock:
+            await self._drop_connection()
+
+    async def _try_take(self, key: int, limit: int) -> int | None:
+        async def attempt(connection: AsyncConnection) -> int | None:
+            # Read under the lock: a slot another task of ours took meanwhile is skipped too.
+            held = self._held.setdefault(key, set())
+            if len(held) >= limit:
+                return None
+            params = {"key": key, "limit": limit, "held": sorted(held)}
+            slot = (await connection.execute(_SLOT_TAKE, params)).scalar()
+            if slot is None:
+                return None
+            held.add(int(slot))
+            return int(slot)
+
+        return await self._run(attempt)
+
+    async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with self._lock:
+            try:
+                if self._connection is None:
+                    connection = await self._engine.connect()
+                    self._connection = await connection.execution_options(
+                        isolation_level="AUTOCOMMIT"
+                    )
+                return await work(self._connection)
+            except (DBAPIError, InterfaceError, OSError) as exc:
+                # The connection is gone and every lock it held with it: start afresh.
+                log.warning("budget.slots.connection_lost", error=type(exc).__name__)
+                await self._drop_connection()
+                raise
+
+    async def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        self._held.clear()
+        if connection is not None:
+            # It is being thrown away: whatever closing it raises changes nothing.
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+
+
+class SharedOrgLimiter:
+    """At most `limit` calls of one Zoho org in flight across all processes.
+
+    A local semaphore keeps this process from asking for more slots than exist; the slot
+    itself is an advisory lock. Each task holds at most one slot of an org at a time (a
+    call is one `async with`), so the slot is remembered per task.
+    """
+
+    def __init__(self, slots: AdvisorySlots, org_id: str, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("the concurrency limit must be at least 1")
+        self.limit = limit
+        self.in_flight = 0
+        self._slots = slots
+        self._key = lock_key("zoho-calls", org_id)
+        self._local = asyncio.Semaphore(limit)
+        self._held: dict[asyncio.Task[Any] | None, int] = {}
+
+    async def __aenter__(self) -> None:
+        await self._local.acquire()
+        try:
+            slot = await self._slots.take(self._key, self.limit)
+        except BaseException:
+            self._local.release()
+            raise
+        self._held[asyncio.current_task()] = slot
+        self.in_flight += 1
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        slot = self._held.pop(asyncio.current_task())
+        self.in_flight -= 1
+        try:
+            await self._slots.give_back(self._key, slot)
+        finally:
+            self._local.release()
+
+
+class SharedOrgLimiters:
+    """The registry the Zoho client draws from: one shared limiter per org."""
+
+    def __init__(self, slots: AdvisorySlots, limit: int) -> None:
+        self.limit = limit
+        self._slots = slots
+        self._by_org: dict[str, SharedOrgLimiter] = {}
+
+    def for_org(self, org_id: str) -> AbstractAsyncContextManager[Any]:
+        limiter = self._by_org.get(org_id)
+        if limiter is None:
+            limiter = self._by_org[org_id] = SharedOrgLimiter(self._slots, org_id, self.limit)
+        return limiter
+
+    def forget(self, org_id: str) -> None:
+        self._by_org.pop(org_id, None)
+
+    async def aclose(self) -> None:
+        await self._slots.aclose()
+
+
+def shared_budgets(
+    engine: AsyncEngine, *, rate_per_minute: int, zoho_concurrency: int
+) -> tuple[PacerRegistry, SharedOrgLimiters | OrgLimiters]:
+    """The process's budgets: in PostgreSQL when the database is, in-process otherwise."""
+    if engine.dialect.name != "postgresql":
+        return PacerRegistry(rate_per_minute=rate_per_minute), OrgLimiters(zoho_concurrency)
+    pacers = PacerRegistry(
+        rate_per_minute=rate_per_minute,
+        # A request is counted here a moment before GoCardless counts it; the slack keeps a
+        # late one from landing in a window the bucket thought was closed.
+        slack_seconds=WINDOW_SLACK_SECONDS,
+        bucket_for=lambda organisation_id, shape: DatabaseBucket(
+            engine, f"gocardless:{organisation_id}", shape
+        ),
+    )
+    return pacers, SharedOrgLimiters(AdvisorySlots(engine), zoho_concurrency)
+
+
+def lock_key(namespace: str, name: str) -> int:
+    """A stable signed 32-bit key for the two-key advisory lock functions."""
+    value = zlib.crc32(f"{namespace}:{name}".encode())
+    return value - 2**32 if value >= 2**31 else value
+
+
+async def _finish_even_if_cancelled(
+    work: Awaitable[T], undo: Callable[[T], Awaitable[None] | None]
+) -> T:
+    """Run `work` to its end even if the caller is cancelled meanwhile, then undo its effect,
+    so a cancelled wait never leaves a slot locked with nobody to release it."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        result = await task
+        undone = undo(result)
+        if undone is not None:
+            await undone
+        raise

@@ -1,0 +1,30 @@
+"""rate budgets shared across processes
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-06 03:40:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0004'
+down_revision: str | None = '0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table('rate_budgets',
+    sa.Column('key', sa.String(length=128), nullable=False),
+    sa.Column('tokens', sa.Float(), nullable=False),
+    sa.Column('refilled_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_rate_budgets'))
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('rate_budgets')

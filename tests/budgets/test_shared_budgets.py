@@ -1,0 +1,152 @@
+"""Budgets kept in PostgreSQL: one GoCardless token bucket and one set of Zoho call slots for
+every process. Two `AdvisorySlots` stand for two processes (each has its own connection)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.adapters.gocardless.pacing import BucketShape, LocalBucket, PacerRegistry
+from app.adapters.zoho.limits import OrgLimiters
+from app.services.budgets import (
+    AdvisorySlots,
+    DatabaseBucket,
+    SharedOrgLimiters,
+    shared_budgets,
+)
+
+# Refilled so slowly that the few milliseconds a test takes cannot add a token.
+SLOW = BucketShape(capacity=5, refill_per_second=0.001)
+
+
+async def test_the_bucket_is_one_budget_for_every_holder(clean_db: AsyncEngine) -> None:
+    # Two buckets over one key are two processes drawing from one organisation's budget.
+    first = DatabaseBucket(clean_db, "gocardless:OR1", SLOW)
+    second = DatabaseBucket(clean_db, "gocardless:OR1", SLOW)
+    waits = [await (first if i % 2 else second).take(1.0) for i in range(5)]
+    assert waits == [0.0] * 5
+    wait = await first.take(1.0)
+    assert wait == pytest.approx(1000, rel=0.01)
+    assert await second.take(1.0) > 0
+    level = await first.level()
+    assert level is not None and level < 1
+    # Another organisation has a budget of its own.
+    assert await DatabaseBucket(clean_db, "gocardless:OR2", SLOW).take(1.0) == 0.0
+
+
+async def test_background_calls_leave_the_reserve_to_interactive_ones(
+    clean_db: AsyncEngine,
+) -> None:
+    bucket = DatabaseBucket(clean_db, "gocardless:OR1", SLOW)
+    taken = 0
+    while await bucket.take(3.0) == 0.0:  # needs 3 tokens there to take 1
+        taken += 1
+    assert taken == 3
+    assert [await bucket.take(1.0) for _ in range(2)] == [0.0, 0.0]
+    assert await bucket.take(1.0) > 0
+
+
+async def test_the_pacer_waits_for_the_shared_bucket(clean_db: AsyncEngine) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        raise asyncio.CancelledError  # one wait is enough to see it
+
+    pacers = PacerRegistry(
+        rate_per_minute=65,
+        burst=5,
+        sleep=sleep,
+        bucket_for=lambda org, _shape: DatabaseBucket(clean_db, f"gocardless:{org}", SLOW),
+    )
+    for _ in range(5):
+        await pacers.for_organisation("OR1").acquire()
+    with pytest.raises(asyncio.CancelledError):
+        await pacers.for_organisation("OR1").acquire()
+    assert slept == [pytest.approx(1000, rel=0.01)]
+
+
+@pytest.fixture
+async def two_processes(clean_db: AsyncEngine) -> AsyncIterator[tuple[AdvisorySlots, ...]]:
+    slots = (AdvisorySlots(clean_db), AdvisorySlots(clean_db))
+    yield slots
+    for one in slots:
+        await one.aclose()
+
+
+async def test_an_orgs_calls_in_flight_are_capped_across_processes(
+    two_processes: tuple[AdvisorySlots, AdvisorySlots],
+) -> None:
+    here, there = (SharedOrgLimiters(slots, limit=2) for slots in two_processes)
+    in_flight = 0
+    peak = 0
+    release = asyncio.Event()
+
+    async def call(limiters: SharedOrgLimiters) -> None:
+        nonlocal in_flight, peak
+        async with limiters.for_org("600"):
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await release.wait()
+            in_flight -= 1
+
+    calls = [asyncio.create_task(call(limiters)) for limiters in (here, there) * 3]
+    while in_flight < 2:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # time enough for a third call to get in, were it allowed
+    assert (in_flight, peak) == (2, 2)
+    # Another org is not held up by this one's calls.
+    async with asyncio.timeout(5), there.for_org("700"):
+        pass
+    release.set()
+    async with asyncio.timeout(10):
+        await asyncio.gather(*calls)
+    assert peak == 2
+
+
+async def test_a_dead_process_gives_its_slots_back(
+    two_processes: tuple[AdvisorySlots, AdvisorySlots],
+) -> None:
+    crashed, alive = two_processes
+    holder = SharedOrgLimiters(crashed, limit=1).for_org("600")
+    await holder.__aenter__()
+    waiting = asyncio.create_task(_one_call(SharedOrgLimiters(alive, limit=1)))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    await crashed.aclose()  # its connection ends, as when the process dies
+    async with asyncio.timeout(5):
+        await waiting
+
+
+async def test_a_cancelled_wait_leaves_no_slot_behind(
+    two_processes: tuple[AdvisorySlots, AdvisorySlots],
+) -> None:
+    first, second = two_processes
+    limiters = SharedOrgLimiters(first, limit=1)
+    async with limiters.for_org("600"):
+        waiting = asyncio.create_task(_one_call(SharedOrgLimiters(second, limit=1)))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    async with asyncio.timeout(5):
+        await _one_call(SharedOrgLimiters(second, limit=1))
+        await _one_call(limiters)
+
+
+async def _one_call(limiters: SharedOrgLimiters) -> None:
+    async with limiters.for_org("600"):
+        pass
+
+
+async def test_sqlite_keeps_the_budgets_in_process(tmp_path: object) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+    pacers, limiters = shared_budgets(engine, rate_per_minute=1000, zoho_concurrency=10)
+    assert isinstance(limiters, OrgLimiters)
+    assert isinstance(pacers.for_organisation("OR1")._bucket, LocalBucket)
+    await engine.dispose()
