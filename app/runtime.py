@@ -97,7 +97,7 @@ async def open_runtime(
     unpooled = create_unpooled_engine(engine)
     http = build_http_client(transport=transport)
     base = settings.public_base_url
-    gocardless_pacers, zoho_limiters = shared_budgets(
+    budgets = shared_budgets(
         engine,
         rate_per_minute=settings.gocardless_rate_per_minute,
         zoho_concurrency=settings.zoho_concurrency,
@@ -126,8 +126,8 @@ async def open_runtime(
             redirect_uri=f"{base}/oauth/gocardless/callback",
             transport=transport,
         ),
-        zoho_limiters=zoho_limiters,
-        gocardless_pacers=gocardless_pacers,
+        zoho_limiters=budgets.zoho,
+        gocardless_pacers=budgets.gocardless,
         migrations_head=head_revision(settings.database_url),
     )
     try:
@@ -137,6 +137,6 @@ async def open_runtime(
         await http.aclose()
         if unpooled is not engine:
             await unpooled.dispose()
-        await zoho_limiters.aclose()
+        await budgets.aclose()
         if own_engine:
             await engine.dispose()

@@ -22,15 +22,16 @@ import contextlib
 import zlib
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.adapters.gocardless.pacing import BucketShape, PacerRegistry
-from app.adapters.zoho.limits import OrgLimiters
+from app.adapters.zoho.limits import LimiterRegistry, OrgLimiters
 from app.log import get_logger
 
 log = get_logger(__name__)
@@ -67,6 +68,9 @@ _SLOT_TAKE = text(
 _SLOT_GIVE_BACK = text("SELECT pg_advisory_unlock(:key, :slot)")
 _SLOT_POLL_FIRST, _SLOT_POLL_MAX = 0.005, 0.05
 WINDOW_SLACK_SECONDS = 2.0
+# One connection holds the Zoho slots; the others serve the GoCardless buckets, one query
+# at a time per organisation and priority.
+BUDGET_POOL_SIZE = 3
 
 
 class DatabaseBucket:
@@ -247,22 +251,41 @@ class SharedOrgLimiters:
         await self._slots.aclose()
 
 
-def shared_budgets(
-    engine: AsyncEngine, *, rate_per_minute: int, zoho_concurrency: int
-) -> tuple[PacerRegistry, SharedOrgLimiters | OrgLimiters]:
-    """The process's budgets: in PostgreSQL when the database is, in-process otherwise."""
+@dataclass
+class Budgets:
+    """The process's budgets, and the connections they keep."""
+
+    gocardless: PacerRegistry
+    zoho: LimiterRegistry
+    engine: AsyncEngine | None = None
+
+    async def aclose(self) -> None:
+        await self.zoho.aclose()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
+def shared_budgets(engine: AsyncEngine, *, rate_per_minute: int, zoho_concurrency: int) -> Budgets:
+    """The process's budgets: in PostgreSQL when the database is, in-process otherwise.
+
+    They get a small pool of their own: a request holding its pooled connection must never
+    wait for a second one from the same pool to count a provider call.
+    """
     if engine.dialect.name != "postgresql":
-        return PacerRegistry(rate_per_minute=rate_per_minute), OrgLimiters(zoho_concurrency)
+        return Budgets(
+            PacerRegistry(rate_per_minute=rate_per_minute), OrgLimiters(zoho_concurrency)
+        )
+    own = create_async_engine(engine.url, pool_size=BUDGET_POOL_SIZE, max_overflow=0)
     pacers = PacerRegistry(
         rate_per_minute=rate_per_minute,
         # A request is counted here a moment before GoCardless counts it; the slack keeps a
         # late one from landing in a window the bucket thought was closed.
         slack_seconds=WINDOW_SLACK_SECONDS,
         bucket_for=lambda organisation_id, shape: DatabaseBucket(
-            engine, f"gocardless:{organisation_id}", shape
+            own, f"gocardless:{organisation_id}", shape
         ),
     )
-    return pacers, SharedOrgLimiters(AdvisorySlots(engine), zoho_concurrency)
+    return Budgets(pacers, SharedOrgLimiters(AdvisorySlots(own), zoho_concurrency), own)
 
 
 def lock_key(namespace: str, name: str) -> int:

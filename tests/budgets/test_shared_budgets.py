@@ -146,7 +146,26 @@ async def test_sqlite_keeps_the_budgets_in_process(tmp_path: object) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/demo.db")
-    pacers, limiters = shared_budgets(engine, rate_per_minute=1000, zoho_concurrency=10)
-    assert isinstance(limiters, OrgLimiters)
-    assert isinstance(pacers.for_organisation("OR1")._bucket, LocalBucket)
+    budgets = shared_budgets(engine, rate_per_minute=1000, zoho_concurrency=10)
+    assert isinstance(budgets.zoho, OrgLimiters) and budgets.engine is None
+    assert isinstance(budgets.gocardless.for_organisation("OR1")._bucket, LocalBucket)
+    await budgets.aclose()
     await engine.dispose()
+
+
+async def test_counting_a_call_needs_no_second_connection_from_the_requests_pool(
+    clean_db: AsyncEngine,
+) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    # A request holds the pool's only connection while it calls the providers.
+    requests_pool = create_async_engine(clean_db.url, pool_size=1, max_overflow=0, pool_timeout=1)
+    budgets = shared_budgets(requests_pool, rate_per_minute=1000, zoho_concurrency=2)
+    try:
+        async with requests_pool.connect(), asyncio.timeout(10):
+            await budgets.gocardless.for_organisation("OR1").acquire()
+            async with budgets.zoho.for_org("600"):
+                pass
+    finally:
+        await budgets.aclose()
+        await requests_pool.dispose()
