@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     zoho_crm_triggers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["workflow"])
     # Zoho's concurrency cap per org is 5-25 calls by edition; 10 suits Standard.
     zoho_concurrency: int = 10
+    # GoCardless sends no event when a customer's details change: re-list them this often
+    # (ceil(customers / 500) calls per installation, logged each time).
+    customer_reconcile_interval_seconds: float = 3600.0
     # GoCardless's budget per merchant token, shared by all our processes through the database.
     gocardless_rate_per_minute: int = 1000
 

@@ -26,6 +26,7 @@ from app.runtime import Runtime
 from app.services.catch_up import catch_up_all
 from app.services.crm_scheduler import push_changes
 from app.services.events import process_due_events
+from app.services.reconciliation import reconcile_due_customers
 from app.services.sync import due_syncs, run_sync
 
 log = get_logger("app.jobs.worker")
@@ -60,6 +61,11 @@ async def push_crm(runtime: Runtime) -> bool:
 
 async def heal_missed_webhooks(runtime: Runtime) -> bool:
     await catch_up_all(runtime)
+    return False
+
+
+async def reconcile_customers(runtime: Runtime) -> bool:
+    await reconcile_due_customers(runtime)
     return False
 
 
@@ -101,6 +107,8 @@ def default_jobs(catch_up_seconds: float) -> tuple[PeriodicJob, ...]:
         PeriodicJob("advance_syncs", 1.0, advance_syncs),
         PeriodicJob("push_crm", 1.0, push_crm),
         PeriodicJob("heal_missed_webhooks", catch_up_seconds, heal_missed_webhooks),
+        # Only looks for due installations; each is re-listed once per its own interval.
+        PeriodicJob("reconcile_customers", 60.0, reconcile_customers),
         PeriodicJob("housekeeping", 15.0, housekeeping),
     )
 

@@ -61,3 +61,6 @@ class EventCursor(Timestamps, Base):
         ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
     )
     seen_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When customers were last re-listed (GoCardless sends no event for a changed customer);
+    # until the first time, the row's own creation (Sync Now had just listed them).
+    customers_reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

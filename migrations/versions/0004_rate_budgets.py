@@ -1,4 +1,4 @@
-"""rate budgets shared across processes
+"""rate budgets shared across processes, customer reconciliation stamp
 
 Revision ID: 0004
 Revises: 0003
@@ -24,7 +24,9 @@ def upgrade() -> None:
     sa.Column('refilled_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_rate_budgets'))
     )
+    op.add_column('gc_event_cursors', sa.Column('customers_reconciled_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column('gc_event_cursors', 'customers_reconciled_at')
     op.drop_table('rate_budgets')

@@ -25,6 +25,7 @@ from tests.foundation.conftest import (  # noqa: F401  (fixtures re-used here)
     install,
     mock_router,
 )
+from tests.sync.simworld import sim_world  # noqa: F401  (fixture re-used here)
 
 WEBHOOK_SECRET = "gc-webhook-secret"
 ORGANISATION = "OR000001"
