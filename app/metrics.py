@@ -85,3 +85,23 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        # Per installation, read from the database at each scrape (see routers/health.py).
+        self.installation = {
+            name: Gauge(
+                f"installation_{name}",
+                help_text,
+                ["installation_id"],
+                registry=self.registry,
+            )
+            for name, help_text in (
+                ("event_lag_seconds", "Age of the installation's oldest pending event."),
+                ("events_pending", "Events waiting in the installation's inbox."),
+                ("events_parked", "Events given up on, waiting for an operator's replay."),
+                ("crm_backlog", "Mirror rows waiting to be written to the CRM."),
+                (
+                    "gocardless_requests_left",
+                    "Requests the merchant's GoCardless budget allows now.",
+                ),
+                ("zoho_slots_left", "Zoho calls that may start now for the org."),
+            )
+        }
