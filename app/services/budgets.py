@@ -6,7 +6,7 @@ calls in flight: limits of the merchant, not of one of our processes. With `serv
 in PostgreSQL, which every process already shares:
 
 - GoCardless: a token bucket per organisation, one row of `rate_budgets` taken from by an
-  atomic upsert (one round trip per request; waiting costs a second one);
+  atomic upsert (one round trip per few requests while the budget is plentiful);
 - Zoho: `limit` slots per org, each a session-level advisory lock held on one connection per
   process while a call is on the wire. PostgreSQL drops a dead process's locks with its
   connection, so a crash never leaks a slot.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import zlib
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -42,16 +43,21 @@ T = TypeVar("T")
 # moment than the one before it and is credited less, never more, so the sum stays exact.
 _TAKE = text(
     """
-    INSERT INTO rate_budgets AS b (key, tokens, refilled_at)
-    VALUES (:key, :capacity - 1, now())
-    ON CONFLICT (key) DO UPDATE SET
-        tokens = least(:capacity,
-                       b.tokens + extract(epoch FROM now() - b.refilled_at) * :refill) - 1,
+    UPDATE rate_budgets AS b SET
+        tokens = least(CAST(:capacity AS float8),
+                       b.tokens + extract(epoch FROM now() - b.refilled_at)
+                                  * CAST(:refill AS float8)) - CAST(:take AS float8),
         refilled_at = now()
-    WHERE least(:capacity,
-                b.tokens + extract(epoch FROM now() - b.refilled_at) * :refill) >= :needed
+    WHERE b.key = :key
+      AND least(CAST(:capacity AS float8),
+                b.tokens + extract(epoch FROM now() - b.refilled_at) * CAST(:refill AS float8))
+          >= CAST(:needed AS float8) + CAST(:take AS float8) - 1
     RETURNING tokens
     """
+)
+_CREATE = text(
+    "INSERT INTO rate_budgets (key, tokens, refilled_at) "
+    "VALUES (:key, CAST(:capacity AS float8), now()) ON CONFLICT (key) DO NOTHING"
 )
 _LEVEL = text(
     """
@@ -68,20 +74,37 @@ _SLOT_TAKE = text(
 _SLOT_GIVE_BACK = text("SELECT pg_advisory_unlock(:key, :slot)")
 _SLOT_POLL_FIRST, _SLOT_POLL_MAX = 0.005, 0.05
 WINDOW_SLACK_SECONDS = 2.0
+# Tokens a process takes per round trip while the budget allows, spent within a second.
+TAKE_AHEAD, TAKEN_AHEAD_SECONDS = 5, 1.0
 # One connection holds the Zoho slots; the others serve the GoCardless buckets, one query
 # at a time per organisation and priority.
 BUDGET_POOL_SIZE = 3
 
 
 class DatabaseBucket:
-    """A token bucket in one `rate_budgets` row, shared by every process."""
+    """A token bucket in one `rate_budgets` row, shared by every process.
 
-    def __init__(self, engine: AsyncEngine, key: str, shape: BucketShape) -> None:
+    While the budget is plentiful a process takes a few tokens per round trip and spends them
+    within a second (unspent ones are simply lost, which errs on the safe side): a busy worker
+    then pays one query per few calls, not one per call.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, key: str, shape: BucketShape, clock: Callable[[], float]
+    ) -> None:
         self._engine = engine
         self._key = key
         self._shape = shape
+        self._clock = clock
+        # Tokens taken ahead, per `needed` (a reserve-keeping caller never spends tokens taken
+        # without the reserve): how many, and when they were taken.
+        self._ahead: dict[float, tuple[int, float]] = {}
 
     async def take(self, needed: float) -> float:
+        count, taken_at = self._ahead.get(needed, (0, 0.0))
+        if count and self._clock() - taken_at < TAKEN_AHEAD_SECONDS:
+            self._ahead[needed] = (count - 1, taken_at)
+            return 0.0
         params = {
             "key": self._key,
             "capacity": self._shape.capacity,
@@ -89,11 +112,19 @@ class DatabaseBucket:
             "needed": needed,
         }
         async with self._engine.connect() as connection:
-            taken = (await connection.execute(_TAKE, params)).first()
-            level = None if taken else (await connection.execute(_LEVEL, params)).scalar()
+            for _ in range(2):
+                for take in (TAKE_AHEAD, 1):
+                    taken = (await connection.execute(_TAKE, {**params, "take": take})).first()
+                    if taken is not None:
+                        await connection.commit()
+                        self._ahead[needed] = (take - 1, self._clock())
+                        return 0.0
+                level = (await connection.execute(_LEVEL, params)).scalar()
+                if level is not None:
+                    break
+                # The organisation's first request: its bucket starts full.
+                await connection.execute(_CREATE, params)
             await connection.commit()
-        if taken is not None:
-            return 0.0
         missing = needed - float(level if level is not None else 0.0)
         return max(missing / self._shape.refill_per_second, 0.001)
 
@@ -282,7 +313,7 @@ def shared_budgets(engine: AsyncEngine, *, rate_per_minute: int, zoho_concurrenc
         # late one from landing in a window the bucket thought was closed.
         slack_seconds=WINDOW_SLACK_SECONDS,
         bucket_for=lambda organisation_id, shape: DatabaseBucket(
-            own, f"gocardless:{organisation_id}", shape
+            own, f"gocardless:{organisation_id}", shape, time.monotonic
         ),
     )
     return Budgets(pacers, SharedOrgLimiters(AdvisorySlots(own), zoho_concurrency), own)

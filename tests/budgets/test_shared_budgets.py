@@ -22,25 +22,36 @@ from app.services.budgets import (
 SLOW = BucketShape(capacity=5, refill_per_second=0.001)
 
 
+def FROZEN() -> float:
+    return 0.0
+
+
 async def test_the_bucket_is_one_budget_for_every_holder(clean_db: AsyncEngine) -> None:
     # Two buckets over one key are two processes drawing from one organisation's budget.
-    first = DatabaseBucket(clean_db, "gocardless:OR1", SLOW)
-    second = DatabaseBucket(clean_db, "gocardless:OR1", SLOW)
-    waits = [await (first if i % 2 else second).take(1.0) for i in range(5)]
-    assert waits == [0.0] * 5
-    wait = await first.take(1.0)
-    assert wait == pytest.approx(1000, rel=0.01)
-    assert await second.take(1.0) > 0
+    first = DatabaseBucket(clean_db, "gocardless:OR1", SLOW, FROZEN)
+    second = DatabaseBucket(clean_db, "gocardless:OR1", SLOW, FROZEN)
+    assert await second.take(1.0) == 0.0  # takes five ahead: one now, four to spend
+    assert await first.take(1.0) == pytest.approx(1000, rel=0.01)
+    assert [await second.take(1.0) for _ in range(4)] == [0.0] * 4
+    assert await second.take(1.0) == pytest.approx(1000, rel=0.01)
     level = await first.level()
     assert level is not None and level < 1
     # Another organisation has a budget of its own.
-    assert await DatabaseBucket(clean_db, "gocardless:OR2", SLOW).take(1.0) == 0.0
+    assert await DatabaseBucket(clean_db, "gocardless:OR2", SLOW, FROZEN).take(1.0) == 0.0
+
+
+async def test_tokens_taken_ahead_expire_unspent(clean_db: AsyncEngine) -> None:
+    now = [0.0]
+    bucket = DatabaseBucket(clean_db, "gocardless:OR1", SLOW, lambda: now[0])
+    assert await bucket.take(1.0) == 0.0
+    now[0] = 1.5  # a second and a half later the four left are stale, and lost
+    assert await bucket.take(1.0) > 0
 
 
 async def test_background_calls_leave_the_reserve_to_interactive_ones(
     clean_db: AsyncEngine,
 ) -> None:
-    bucket = DatabaseBucket(clean_db, "gocardless:OR1", SLOW)
+    bucket = DatabaseBucket(clean_db, "gocardless:OR1", SLOW, FROZEN)
     taken = 0
     while await bucket.take(3.0) == 0.0:  # needs 3 tokens there to take 1
         taken += 1
@@ -60,7 +71,7 @@ async def test_the_pacer_waits_for_the_shared_bucket(clean_db: AsyncEngine) -> N
         rate_per_minute=65,
         burst=5,
         sleep=sleep,
-        bucket_for=lambda org, _shape: DatabaseBucket(clean_db, f"gocardless:{org}", SLOW),
+        bucket_for=lambda org, _shape: DatabaseBucket(clean_db, f"gocardless:{org}", SLOW, FROZEN),
     )
     for _ in range(5):
         await pacers.for_organisation("OR1").acquire()

@@ -74,8 +74,9 @@ async def test_each_installation_reports_its_lag_backlog_and_budgets(
     assert (lagging["pending_events"], lagging["parked_events"]) == (5, 1)
     assert 290 < lagging["lag_seconds"] < 900
     assert lagging["crm_backlog"] == 1
-    # Seven taken from a burst of 50, refilled by about 15 a second since.
-    assert 50 - 7 <= lagging["gocardless_requests_left"] < 50
+    # Seven taken from a burst of 50 (and up to four more taken ahead, unspent), refilled by
+    # about 15 a second since.
+    assert 50 - 7 - 4 <= lagging["gocardless_requests_left"] < 50
     assert lagging["zoho_slots_left"] == runtime.settings.zoho_concurrency - 1
     assert report["600002"] == {
         "installation_id": str(quiet.installation_id),
