@@ -88,7 +88,7 @@ async def test_three_workers_share_one_budget_per_merchant(clean_db: AsyncEngine
                 "DATABASE_URL": TEST_DATABASE_URL,
                 "SECRET_KEY": "budget-test-secret-key-0123456789",
                 "ENCRYPTION_KEYS": ENCRYPTION_KEY,
-                "ADMIN_TOKEN": "budget-admin",
+                "ADMIN_TOKEN": "budget-test-admin-token-0123456789abcdef",
                 "GOCARDLESS_API_URL": gc_base,
                 "ZOHO_API_URL": zoho_base,
                 "GOCARDLESS_RATE_PER_MINUTE": str(RATE_PER_MINUTE),
