@@ -35,6 +35,9 @@ class ZohoConnection(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(32), default=ConnectionStatus.connected)
     status_reason: Mapped[str | None] = mapped_column(Text)
     authorized_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # ISO code of the org's home currency, read at authorization: invoices of orgs without
+    # multi-currency carry no Currency and are in this one.
+    home_currency: Mapped[str | None] = mapped_column(String(3))
 
 
 class GoCardlessConnection(Timestamps, Base):

@@ -75,6 +75,12 @@ class GcMandate(Base):
     next_possible_charge_date: Mapped[date | None] = mapped_column(Date)
     gc_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The payer's bank account, so the popup can tell two payers of one contact apart;
+    # its details are read once, when the popup first shows the mandate.
+    customer_bank_account_id: Mapped[str | None] = mapped_column(String(32))
+    bank_name: Mapped[str | None] = mapped_column(String(255))
+    account_number_ending: Mapped[str | None] = mapped_column(String(16))
+    account_holder_name: Mapped[str | None] = mapped_column(String(255))
 
 
 class GcPayment(CrmTracked, Base):

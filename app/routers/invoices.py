@@ -35,24 +35,29 @@ from app.services.invoice_payments import (
     InvalidInvoiceAmount,
     MandateNotFound,
     MandateNotUsable,
+    PaymentChargedBack,
     PaymentNotCancellable,
+    PaymentRetryPossible,
     cancel_invoice_payment,
     create_invoice_payment,
 )
 from app.services.invoices import (
     InvoiceHasNoContact,
     InvoiceNotReadable,
+    SyncNotDone,
     contact_customers,
     customer_mandates,
     decimal_string,
-    invoice_payments,
+    invoice_payments_standing,
     mandate_out,
-    payment_out,
     pending_mandate_request,
-    read_invoice,
+    read_bank_accounts,
+    read_org_invoice,
     require_contact,
+    require_synced,
 )
 from app.services.mandate_requests import ContactHasNoEmail, request_mandate
+from app.services.payment_retries import PaymentNotRetryable, retry_invoice_payment
 from app.services.providers import gocardless_client, zoho_crm
 
 router = APIRouter(prefix="/api/v1", tags=["invoices"])
@@ -73,7 +78,9 @@ _COMMON = (
 @router.get(
     "/invoices/{invoice_id}/mandates",
     summary="The invoice, its contact's mandates and its payments (the Send Invoice popup)",
-    responses=problem_responses(NotFound, InvoiceHasNoContact, InvoiceNotReadable, *_COMMON),
+    responses=problem_responses(
+        NotFound, InvoiceHasNoContact, InvoiceNotReadable, SyncNotDone, *_COMMON
+    ),
 )
 async def get_invoice_mandates(
     invoice_id: ZohoId, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
@@ -81,13 +88,17 @@ async def get_invoice_mandates(
     assert caller.zoho is not None
     installation = caller.installation
     connection = await require_gocardless(session, runtime, installation)
-    invoice = await read_invoice(zoho_crm(runtime, caller.zoho), invoice_id, org_currency=None)
+    await require_synced(session, installation.id)
+    invoice = await read_org_invoice(
+        session, zoho_crm(runtime, caller.zoho), caller.zoho, invoice_id
+    )
     contact = require_contact(invoice)
     customers = await contact_customers(session, installation.id, contact)
-    mandates = await customer_mandates(
-        session, installation.id, customers, gocardless_client(runtime, connection)
-    )
-    payments = await invoice_payments(session, installation.id, invoice_id)
+    gc = gocardless_client(runtime, connection)
+    mandates = await customer_mandates(session, installation.id, customers, gc)
+    await read_bank_accounts(session, gc, installation.id, mandates)
+    owners = {c.id: c for c in customers}
+    payments = await invoice_payments_standing(session, gc, installation.id, invoice_id)
     return InvoiceMandates(
         invoice=InvoiceOut(
             id=invoice.id,
@@ -97,8 +108,10 @@ async def get_invoice_mandates(
             contact=ContactOut(id=contact.id, name=contact.name, email=contact.email),
         ),
         customer=CustomerRef(id=customers[0].id) if customers else None,
-        mandates=[mandate_out(m, invoice.currency) for m in mandates],
-        payments=[payment_out(p) for p in payments],
+        mandates=[
+            mandate_out(m, invoice.currency, owners.get(m.customer_id or "")) for m in mandates
+        ],
+        payments=payments,
         mandate_request=await pending_mandate_request(session, installation.id, invoice_id),
     )
 
@@ -108,8 +121,10 @@ async def get_invoice_mandates(
     status_code=status.HTTP_201_CREATED,
     summary="Collect the invoice total against one of the contact's mandates",
     description="Creates at most one live payment per invoice: repeating the call (double "
-    "click, retry) returns the existing payment with 200. A cancelled or failed payment frees "
-    "the invoice for a new one.",
+    "click, retry) returns the existing payment with 200. A cancelled payment frees the "
+    "invoice; a failed one only once GoCardless says it can no longer be retried (409 "
+    "`payment_retry_possible` until then: use Retry); a charged-back one only with "
+    '`"recollect_charged_back": true` (409 `payment_charged_back` without it).',
     responses={
         200: {"model": PaymentEnvelope, "description": "The invoice's existing live payment"},
         **problem_responses(
@@ -120,6 +135,9 @@ async def get_invoice_mandates(
             InvalidInvoiceAmount,
             ChargeDateNotAllowed,
             InvoiceHasNoContact,
+            PaymentRetryPossible,
+            PaymentChargedBack,
+            SyncNotDone,
             *_COMMON,
         ),
     },
@@ -142,6 +160,7 @@ async def post_invoice_payment(
         invoice_id=invoice_id,
         mandate_id=body.mandate_id,
         charge_date=body.charge_date,
+        recollect=body.recollect_charged_back,
     )
     if not result.created:
         response.status_code = status.HTTP_200_OK
@@ -156,7 +175,7 @@ async def post_invoice_payment(
     "email per invoice every 10 minutes and 50 per installation an hour (settings): beyond "
     "that 429 `too_many_requests` with `Retry-After`, and no email is sent.",
     responses=problem_responses(
-        NotFound, ContactHasNoEmail, InvoiceHasNoContact, TooManyRequests, *_COMMON
+        NotFound, ContactHasNoEmail, InvoiceHasNoContact, TooManyRequests, SyncNotDone, *_COMMON
     ),
 )
 async def post_mandate_request(
@@ -179,6 +198,24 @@ async def post_cancel_payment(
 ) -> PaymentEnvelope:
     assert caller.zoho is not None
     payment = await cancel_invoice_payment(
+        session, runtime, caller.installation, caller.zoho, caller.user_id, payment_id
+    )
+    return PaymentEnvelope(payment=payment)
+
+
+@router.post(
+    "/payments/{payment_id}/retry",
+    summary="Submit a failed payment to the bank again (the same payment, never a new one)",
+    description="GoCardless `actions/retry`: only a failed payment on an active mandate, not "
+    "already booked for an automatic retry, retried fewer than three times, whose invoice has "
+    "not gone on to another payment. Otherwise 409 `payment_not_retryable` saying why.",
+    responses=problem_responses(NotFound, PaymentNotRetryable, *_COMMON),
+)
+async def post_retry_payment(
+    payment_id: GoCardlessId, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
+) -> PaymentEnvelope:
+    assert caller.zoho is not None
+    payment = await retry_invoice_payment(
         session, runtime, caller.installation, caller.zoho, caller.user_id, payment_id
     )
     return PaymentEnvelope(payment=payment)

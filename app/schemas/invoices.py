@@ -26,14 +26,24 @@ class CustomerRef(BaseModel):
     id: str
 
 
+class PayerOut(BaseModel):
+    """Who a mandate collects from, so a user can tell two payers of one contact apart."""
+
+    name: str | None = Field(description="The GoCardless customer's company or person name")
+    bank_name: str | None
+    account_number_ending: str | None
+    account_holder_name: str | None
+
+
 class MandateOut(BaseModel):
     id: str
     scheme: str | None
     currency: str | None
     status: str
     reference: str | None
-    usable: bool
+    usable: bool = Field(description="It can take payments now and collects the invoice's currency")
     next_possible_charge_date: date | None = None
+    payer: PayerOut | None = None
 
 
 class PaymentOut(BaseModel):
@@ -62,6 +72,14 @@ class PaymentOut(BaseModel):
     mandate_id: str | None
     invoice_id: str | None
     reference: str | None
+    standing: str | None = Field(
+        default=None,
+        description="In the invoice popup: `holds` (collecting the invoice), `retry_pending` "
+        "(failed; GoCardless will retry it, or it can be retried once its mandate is active), "
+        "`retryable` (failed; Retry submits it again), `charged_back` (collecting again needs "
+        "confirmation), `over` (a new payment may be made)",
+    )
+    standing_reason: str | None = Field(default=None, description="Why, in plain words")
 
 
 class MandateRequestOut(BaseModel):
@@ -100,6 +118,12 @@ class PaymentCreate(BaseModel):
 
     mandate_id: str = Field(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9]+$")
     charge_date: date | None = None
+    recollect_charged_back: bool = Field(
+        default=False,
+        description="Confirms collecting an invoice again although its payment was charged "
+        "back (the customer disputed it); without it such an invoice answers 409 "
+        "`payment_charged_back`",
+    )
 
 
 class PaymentEnvelope(BaseModel):

@@ -193,6 +193,7 @@ async def complete_zoho(
         session.add(connection)
     previous_refresh = connection.refresh_token_enc
     connection.org_id = org.id
+    connection.home_currency = org.iso_code
     connection.accounts_server = server
     connection.api_domain = tokens.api_domain
     connection.refresh_token_enc = runtime.cipher.encrypt(tokens.refresh_token.get_secret_value())

@@ -204,6 +204,7 @@ async def _upsert(
         tally.deferred = len(keys)
         return tally
     calls.labels("zoho", f"upsert {module}", "ok").inc()
+    outcome = await _without_deleted_lookups(crm, module, records, outcome)
     synced: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     for result in outcome.results:
@@ -215,6 +216,11 @@ async def _upsert(
     tally.synced, tally.rejected = len(synced), len(rejected)
     rows = table.__table__
     unchanged = rows.c.crm_version == bindparam("b_version")
+    # A newer version's upsert finished first: this older one may have overwritten it in the
+    # CRM, so the row goes again rather than count as synced.
+    late = rows.c.crm_synced_version > bindparam("b_version")
+    # GREATEST, written so SQLite (the demo's database) runs it too.
+    newest = case((late, rows.c.crm_synced_version), else_=bindparam("b_version"))
     where = and_(rows.c.installation_id == installation_id, rows.c.id == bindparam("b_id"))
 
     async def record(active: AsyncSession) -> None:
@@ -225,11 +231,15 @@ async def _upsert(
                 .where(where)
                 .values(
                     crm_record_id=bindparam("b_record"),
-                    crm_state=case((unchanged, CrmState.synced.value), else_=rows.c.crm_state),
+                    crm_state=case(
+                        (unchanged, CrmState.synced.value),
+                        (late, CrmState.pending.value),
+                        else_=rows.c.crm_state,
+                    ),
                     crm_error=None,
                     crm_attempts=0,
                     crm_retry_at=None,
-                    crm_synced_version=bindparam("b_version"),
+                    crm_synced_version=newest,
                 ),
                 synced,
             )
@@ -238,9 +248,13 @@ async def _upsert(
                 update(rows)
                 .where(where)
                 .values(
-                    crm_state=case((unchanged, CrmState.rejected.value), else_=rows.c.crm_state),
+                    crm_state=case(
+                        (unchanged, CrmState.rejected.value),
+                        (late, CrmState.pending.value),
+                        else_=rows.c.crm_state,
+                    ),
                     crm_error=bindparam("b_error"),
-                    crm_synced_version=bindparam("b_version"),
+                    crm_synced_version=newest,
                 ),
                 rejected,
             )
@@ -256,6 +270,42 @@ async def _upsert(
             rejected=tally.rejected,
         )
     return tally
+
+
+# Lookups to records a CRM user may delete (the Invoice, the Contact, the customer record).
+DELETABLE_LOOKUPS = frozenset({"Invoice", "Contact", "Customer"})
+
+
+async def _without_deleted_lookups(
+    crm: ZohoCRM, module: str, records: Sequence[dict[str, Any]], outcome: UpsertOutcome
+) -> UpsertOutcome:
+    """Write again, without the lookup, the records the CRM refused for a deleted one.
+
+    A deleted Invoice or Contact must not keep its payment or customer out of the CRM
+    forever: the record is still true without the link.
+    """
+    retry = [
+        (result.index, result.field)
+        for result in outcome.results
+        if isinstance(result, FailedRecord)
+        and result.code == "INVALID_DATA"
+        and result.field in DELETABLE_LOOKUPS
+        and result.field in records[result.index]
+    ]
+    if not retry:
+        return outcome
+    # Null, not left out: an update would otherwise keep pointing at the deleted record.
+    stripped = [{**records[index], lookup: None} for index, lookup in retry]
+    try:
+        second = await crm.upsert_records(module, stripped, [ID_FIELDS[module]])
+    except ZohoError:
+        return outcome  # rejected for now; the CRM's own reason is kept
+    log.info("crm.upsert.without_deleted_lookup", module=module, records=len(retry))
+    results = list(outcome.results)
+    for result in second.results:
+        original = retry[result.index][0]
+        results[original] = result.model_copy(update={"index": original})
+    return outcome.model_copy(update={"results": results})
 
 
 async def _in_session(

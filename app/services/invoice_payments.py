@@ -49,8 +49,9 @@ from app.services.invoices import (
     Invoice,
     contact_customers,
     payment_out,
-    read_invoice,
+    read_org_invoice,
     require_contact,
+    require_synced,
 )
 from app.services.mirror import (
     META_INVOICE_ID,
@@ -60,6 +61,7 @@ from app.services.mirror import (
     store_mandates,
     store_payments,
 )
+from app.services.payment_standing import Standing, standing_from_status, verdict
 from app.services.providers import gocardless_client, zoho_crm
 
 # Who the audit metadata names when the installation's API key (no CRM user) acts.
@@ -67,8 +69,6 @@ API_KEY_ACTOR = "api_key"
 
 log = get_logger("app.services.invoice_payments")
 
-# A payment in one of these states no longer collects the invoice: a new one may be made.
-CLOSED_PAYMENT_STATUSES = frozenset({"cancelled", "failed", "customer_approval_denied"})
 # Where GoCardless lets a merchant set the bank-statement reference, and how long it may be
 # (API-FACTS §10). Bacs needs a paid plan and PAD/Faster Payments allow none: left unset.
 REFERENCE_LIMITS = {
@@ -101,6 +101,18 @@ class ChargeDateNotAllowed(AppError):
     status, code, title = 422, "charge_date_not_allowed", "The charge date is too early"
 
 
+class PaymentRetryPossible(AppError):
+    status, code, title = (
+        409,
+        "payment_retry_possible",
+        "The invoice's failed payment may be retried",
+    )
+
+
+class PaymentChargedBack(AppError):
+    status, code, title = 409, "payment_charged_back", "The invoice's payment was charged back"
+
+
 class PaymentNotCancellable(AppError):
     status, code, title = 409, "payment_not_cancellable", "The payment can no longer be cancelled"
 
@@ -121,22 +133,23 @@ async def create_invoice_payment(
     invoice_id: str,
     mandate_id: str,
     charge_date: date | None,
+    recollect: bool = False,
 ) -> PaymentResult:
     connection = await require_gocardless(session, runtime, installation)
+    await require_synced(session, installation.id)
     gc = gocardless_client(runtime, connection)
-    existing = await _open_payment(session, installation.id, invoice_id)
+    existing = await _open_payment(session, gc, installation, invoice_id, recollect=recollect)
     if existing is not None:
         return PaymentResult(payment_out(existing), created=False)
     crm = zoho_crm(runtime, zoho)
-    invoice = await read_invoice(crm, invoice_id, org_currency=None)
+    invoice = await read_org_invoice(session, crm, zoho, invoice_id)
     contact = require_contact(invoice)
     amount = _amount(invoice)
     mandate = await _contacts_mandate(
         session,
         installation.id,
         gc,
-        contact_id=contact.id,
-        contact_email=contact.email,
+        contact=contact,
         mandate_id=mandate_id,
     )
     if mandate.status not in USABLE_MANDATE_STATUSES:
@@ -181,7 +194,7 @@ async def create_invoice_payment(
             await session.flush()
     except IntegrityError:
         # Another request for this invoice committed first (we waited on its row): use it.
-        existing = await _open_payment(session, installation.id, invoice_id)
+        existing = await _open_payment(session, gc, installation, invoice_id, recollect=False)
         if existing is None:
             raise
         return PaymentResult(payment_out(existing), created=False)
@@ -202,31 +215,71 @@ async def create_invoice_payment(
         amount=amount,
         currency=invoice.currency,
     )
-    await _to_crm_now(session, runtime, crm, installation.id, payment.id)
+    await payment_to_crm_now(session, runtime, crm, installation.id, payment.id)
     stored = await session.get(GcPayment, (installation.id, payment.id), populate_existing=True)
     assert stored is not None
     return PaymentResult(payment_out(stored), created=True)
 
 
 async def _open_payment(
-    session: AsyncSession, installation_id: uuid.UUID, invoice_id: str
+    session: AsyncSession,
+    gc: GoCardlessClient,
+    installation: Installation,
+    invoice_id: str,
+    *,
+    recollect: bool,
 ) -> GcPayment | None:
-    """The invoice's live payment, closing the row first if that payment was cancelled/failed."""
+    """The payment that still stands for the invoice, or None when a new one may be made.
+
+    The row is closed (freeing the invoice) only when the payment is over for good: a failed
+    payment is re-read from GoCardless first, since it may still be retried, and a charge-back
+    needs the caller's `recollect` confirmation.
+    """
     row = await session.scalar(
         select(InvoicePayment).where(
-            InvoicePayment.installation_id == installation_id,
+            InvoicePayment.installation_id == installation.id,
             InvoicePayment.invoice_id == invoice_id,
             InvoicePayment.state == InvoicePaymentState.live.value,
         )
     )
     if row is None or row.gc_payment_id is None:
         return None
-    payment = await session.get(GcPayment, (installation_id, row.gc_payment_id))
-    if payment is not None and payment.status in CLOSED_PAYMENT_STATUSES:
-        row.state = InvoicePaymentState.closed
-        await session.flush()
+    payment = await session.get(GcPayment, (installation.id, row.gc_payment_id))
+    if payment is None:
         return None
-    return payment
+    known = standing_from_status(payment.status)
+    if known is not None and known.standing == Standing.holds:
+        return payment
+    if known is None or known.standing == Standing.charged_back:
+        # The mirror may lag: only GoCardless knows where the payment is now.
+        current = await gc.get_payment(payment.id)
+        await store_payments(
+            session,
+            installation.id,
+            [current],
+            datetime.now(UTC),
+            zoho_org_id=installation.zoho_org_id,
+        )
+        await session.refresh(payment)
+        known = await verdict(gc, current)
+    if known.standing == Standing.holds:
+        return payment
+    if known.standing in (Standing.retry_pending, Standing.retryable):
+        raise PaymentRetryPossible(
+            f"Invoice {invoice_id} keeps payment {payment.id}: {known.reason}. No second "
+            "payment is made while the first may still be collected.",
+            payment_id=payment.id,
+            standing=known.standing.value,
+        ).keeping_changes()
+    if known.standing == Standing.charged_back and not recollect:
+        raise PaymentChargedBack(
+            f"Payment {payment.id} for invoice {invoice_id} was charged back: {known.reason}. "
+            'Send "recollect_charged_back": true to collect the invoice again.',
+            payment_id=payment.id,
+        ).keeping_changes()
+    row.state = InvoicePaymentState.closed
+    await session.flush()
+    return None
 
 
 def _amount(invoice: Invoice) -> int:
@@ -245,8 +298,7 @@ async def _contacts_mandate(
     installation_id: uuid.UUID,
     gc: GoCardlessClient,
     *,
-    contact_id: str,
-    contact_email: str | None,
+    contact: Contact,
     mandate_id: str,
 ) -> GcMandate:
     mandate = await session.get(GcMandate, (installation_id, mandate_id))
@@ -265,9 +317,7 @@ async def _contacts_mandate(
         await store_mandates(session, installation_id, [found], fetched_at)
         mandate = await session.get(GcMandate, (installation_id, mandate_id))
         assert mandate is not None
-    customers = await contact_customers(
-        session, installation_id, Contact(contact_id, None, contact_email)
-    )
+    customers = await contact_customers(session, installation_id, contact)
     if mandate.customer_id not in {c.id for c in customers}:
         raise MandateNotFound(f"mandate {mandate_id} does not belong to this invoice's contact")
     return mandate
@@ -332,7 +382,7 @@ async def _create_at_gocardless(
     return payment
 
 
-async def _to_crm_now(
+async def payment_to_crm_now(
     session: AsyncSession,
     runtime: Runtime,
     crm: ZohoCRM,
@@ -417,7 +467,7 @@ async def cancel_invoice_payment(
     log.info(
         "invoice.payment_cancelled", installation_id=str(installation.id), payment_id=payment_id
     )
-    await _to_crm_now(session, runtime, zoho_crm(runtime, zoho), installation.id, payment_id)
+    await payment_to_crm_now(session, runtime, zoho_crm(runtime, zoho), installation.id, payment_id)
     stored = await session.get(GcPayment, (installation.id, payment_id), populate_existing=True)
     assert stored is not None
     return payment_out(stored)

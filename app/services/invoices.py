@@ -7,27 +7,40 @@ the customer but none of its mandates.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.client import GoCardlessClient
+from app.adapters.gocardless.errors import GoCardlessNotFound
 from app.adapters.zoho.crm import ZohoCRM
 from app.adapters.zoho.names import CONTACTS, INVOICES
 from app.errors import AppError, NotFound
-from app.models import GcCustomer, GcMandate, GcPayment, MandateRequest, MandateRequestStatus
+from app.models import (
+    GcCustomer,
+    GcMandate,
+    GcPayment,
+    InvoicePayment,
+    InvoicePaymentState,
+    MandateRequest,
+    MandateRequestStatus,
+    SyncRun,
+    SyncState,
+    ZohoConnection,
+)
 from app.money import MoneyError, currency_exponent
-from app.schemas.invoices import MandateOut, MandateRequestOut, PaymentOut
+from app.schemas.invoices import MandateOut, MandateRequestOut, PayerOut, PaymentOut
 from app.services.mirror import store_mandates
+from app.services.payment_standing import Standing, Verdict, standing_from_status, verdict
 
 # GoCardless accepts new payments against mandates in these statuses (API-FACTS §9).
 USABLE_MANDATE_STATUSES = frozenset(
     {"pending_customer_approval", "pending_submission", "submitted", "active"}
 )
-INVOICE_FIELDS = ("Invoice_Number", "Subject", "Grand_Total", "Currency", "Contact_Name")
 
 
 class InvoiceHasNoContact(AppError):
@@ -38,11 +51,43 @@ class InvoiceNotReadable(AppError):
     status, code, title = 422, "invoice_not_payable", "The invoice cannot be collected"
 
 
+class SyncNotDone(AppError):
+    status, code, title = 409, "sync_not_done", "Run Sync Now first"
+
+
+async def require_synced(session: AsyncSession, installation_id: uuid.UUID) -> None:
+    """Invoice flows wait for Sync Now (see README): before it, the mirror holds too little.
+
+    GoCardless cannot find customers by email, so a contact's existing mandates are found
+    only among the customers Sync Now copied; and only after it do payments' changes reach
+    the CRM. Collecting before then would send duplicate setup links and leave CRM records
+    frozen at their first status.
+    """
+    run = await session.get(SyncRun, installation_id)
+    if run is not None and run.state == SyncState.succeeded.value:
+        return
+    if run is not None and run.state == SyncState.running.value:
+        raise SyncNotDone(
+            "Sync Now is still copying your GoCardless customers and payments; invoices can "
+            "be collected as soon as it has finished.",
+            sync_state=run.state,
+        )
+    raise SyncNotDone(
+        "Run Sync Now in the extension's settings first: until your GoCardless customers are "
+        "copied, an invoice's existing mandates cannot be found and payments would not be "
+        "kept up to date in the CRM.",
+        sync_state=run.state if run is not None else "not_started",
+    )
+
+
 @dataclass(frozen=True)
 class Contact:
     id: str
     name: str | None
     email: str | None
+    # Another Contact has the same email: a GoCardless customer with that email could be
+    # either's, so only customers linked to this Contact are its own.
+    email_shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,21 +97,51 @@ class Invoice:
     total: Decimal
     currency: str
     contact: Contact | None
+    due_date: date | None = None
+    status: str | None = None
+    owner_id: str | None = None
 
 
-async def read_invoice(crm: ZohoCRM, invoice_id: str, *, org_currency: str | None) -> Invoice:
-    record = await crm.get_record(INVOICES, invoice_id, INVOICE_FIELDS)
+async def home_currency(session: AsyncSession, crm: ZohoCRM, zoho: ZohoConnection) -> str | None:
+    """The org's home currency, stored at authorization; read once for older connections."""
+    if zoho.home_currency:
+        return zoho.home_currency
+    iso_code = (await crm.get_org()).iso_code
+    if iso_code:
+        await session.execute(
+            update(ZohoConnection)
+            .where(ZohoConnection.installation_id == zoho.installation_id)
+            .values(home_currency=iso_code)
+        )
+    return iso_code
+
+
+async def read_org_invoice(
+    session: AsyncSession, crm: ZohoCRM, zoho: ZohoConnection, invoice_id: str
+) -> Invoice:
+    """The invoice, its currency taken from the org when the org has no multi-currency."""
+    return await read_invoice(
+        crm, invoice_id, org_currency=lambda: home_currency(session, crm, zoho)
+    )
+
+
+async def read_invoice(
+    crm: ZohoCRM, invoice_id: str, *, org_currency: Callable[[], Awaitable[str | None]]
+) -> Invoice:
+    # Every field: an org without multi-currency has no Currency field to ask for by name.
+    record = await crm.get_record(INVOICES, invoice_id)
     if record is None:
         raise NotFound(f"Zoho CRM has no invoice {invoice_id}")
     contact = None
     lookup = record.get("Contact_Name")
     if isinstance(lookup, dict) and lookup.get("id"):
         details = await crm.get_record(CONTACTS, str(lookup["id"]), ("Email", "Full_Name"))
-        email = (details or {}).get("Email")
+        email = str((details or {}).get("Email") or "").strip() or None
         contact = Contact(
             id=str(lookup["id"]),
             name=str(lookup.get("name") or (details or {}).get("Full_Name") or "") or None,
-            email=str(email).strip() if email else None,
+            email=email,
+            email_shared=email is not None and await _email_shared(crm, email),
         )
     total = record.get("Grand_Total")
     try:
@@ -76,16 +151,36 @@ async def read_invoice(crm: ZohoCRM, invoice_id: str, *, org_currency: str | Non
     if amount is None:
         raise InvoiceNotReadable("the invoice has no grand total")
     # With multi-currency off, Zoho leaves Currency out: the org's home currency applies.
-    currency = str(record.get("Currency") or org_currency or "").upper()
+    currency = str(record.get("Currency") or await org_currency() or "").upper()
     if len(currency) != 3:
-        raise InvoiceNotReadable("the invoice has no currency")
+        raise InvoiceNotReadable("the invoice has no currency, and the org names none")
+    owner = record.get("Owner")
     return Invoice(
         id=invoice_id,
         number=str(record.get("Invoice_Number") or "") or None,
         total=amount,
         currency=currency,
         contact=contact,
+        due_date=_date(record.get("Due_Date")),
+        status=str(record["Status"]) if record.get("Status") else None,
+        owner_id=str(owner["id"]) if isinstance(owner, dict) and owner.get("id") else None,
     )
+
+
+async def _email_shared(crm: ZohoCRM, email: str) -> bool:
+    matches = {
+        str(c["id"])
+        for c in await crm.search_by_email(CONTACTS, email)
+        if str(c.get("Email") or "").strip().lower() == email.lower()
+    }
+    return len(matches) > 1
+
+
+def _date(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def decimal_string(amount: Decimal, currency: str) -> str:
@@ -110,9 +205,10 @@ def require_contact(invoice: Invoice) -> Contact:
 async def contact_customers(
     session: AsyncSession, installation_id: uuid.UUID, contact: Contact
 ) -> list[GcCustomer]:
-    """The contact's GoCardless customers: linked ones first, then by email."""
+    """The contact's GoCardless customers: linked ones first, then by email when no other
+    Contact has that email."""
     conditions = [GcCustomer.contact_id == contact.id]
-    if contact.email:
+    if contact.email and not contact.email_shared:
         conditions.append(GcCustomer.email_normalized == contact.email.lower())
     customers = (
         await session.scalars(
@@ -150,21 +246,57 @@ async def customer_mandates(
     return list((await session.scalars(query.order_by(GcMandate.gc_created_at.desc()))).all())
 
 
-def mandate_out(mandate: GcMandate, invoice_currency: str) -> MandateOut:
-    """Usable: it can take payments, and in the invoice's currency (the contract's rule), so
-    the widget can say so before anyone clicks Proceed."""
+async def read_bank_accounts(
+    session: AsyncSession,
+    gc: GoCardlessClient,
+    installation_id: uuid.UUID,
+    mandates: list[GcMandate],
+) -> None:
+    """Fill in the bank details of mandates shown for the first time (one read each)."""
+    for mandate in mandates:
+        if mandate.customer_bank_account_id is None or mandate.bank_name is not None:
+            continue
+        try:
+            account = await gc.get_customer_bank_account(mandate.customer_bank_account_id)
+        except GoCardlessNotFound:
+            continue
+        mandate.bank_name = account.bank_name or ""
+        mandate.account_number_ending = account.account_number_ending
+        mandate.account_holder_name = account.account_holder_name
+    await session.flush()
+
+
+def payer_out(mandate: GcMandate, customer: GcCustomer | None) -> PayerOut:
+    person = (
+        " ".join(p for p in (customer.given_name, customer.family_name) if p) if customer else ""
+    )
+    return PayerOut(
+        name=(customer.company_name or person or customer.email) if customer else None,
+        bank_name=mandate.bank_name or None,
+        account_number_ending=mandate.account_number_ending,
+        account_holder_name=mandate.account_holder_name,
+    )
+
+
+def mandate_out(
+    mandate: GcMandate, currency: str, customer: GcCustomer | None = None
+) -> MandateOut:
+    """`usable`: it can take payments now and collects the invoice's currency."""
     return MandateOut(
         id=mandate.id,
         scheme=mandate.scheme,
         currency=mandate.currency,
         status=mandate.status,
         reference=mandate.reference,
-        usable=mandate.status in USABLE_MANDATE_STATUSES and mandate.currency == invoice_currency,
+        usable=mandate.status in USABLE_MANDATE_STATUSES and mandate.currency == currency,
         next_possible_charge_date=mandate.next_possible_charge_date,
+        payer=payer_out(mandate, customer),
     )
 
 
-def payment_out(payment: GcPayment) -> PaymentOut:
+def payment_out(payment: GcPayment, judged: Verdict | None = None) -> PaymentOut:
+    """The payment as the widget sees it; a failed one's standing needs `judged` (GoCardless)."""
+    judged = judged or standing_from_status(payment.status)
     return PaymentOut(
         id=payment.id,
         status=payment.status,
@@ -174,6 +306,8 @@ def payment_out(payment: GcPayment) -> PaymentOut:
         mandate_id=payment.mandate_id,
         invoice_id=payment.invoice_id,
         reference=payment.reference,
+        standing=judged.standing.value if judged else None,
+        standing_reason=judged.reason if judged else None,
     )
 
 
@@ -192,6 +326,34 @@ async def invoice_payments(
             )
         ).all()
     )
+
+
+async def invoice_payments_standing(
+    session: AsyncSession, gc: GoCardlessClient, installation_id: uuid.UUID, invoice_id: str
+) -> list[PaymentOut]:
+    """The invoice's payments, each with what it still means for the invoice.
+
+    Only the payment that holds the invoice and has failed is judged by GoCardless (its
+    events and mandate); the others' statuses say enough.
+    """
+    payments = await invoice_payments(session, installation_id, invoice_id)
+    live = await session.scalar(
+        select(InvoicePayment.gc_payment_id).where(
+            InvoicePayment.installation_id == installation_id,
+            InvoicePayment.invoice_id == invoice_id,
+            InvoicePayment.state == InvoicePaymentState.live.value,
+        )
+    )
+    shown = []
+    for payment in payments:
+        judged = standing_from_status(payment.status)
+        if judged is None:
+            if payment.id == live:
+                judged = await verdict(gc, await gc.get_payment(payment.id))
+            else:
+                judged = Verdict(Standing.over, "the payment failed; a newer one took its place")
+        shown.append(payment_out(payment, judged))
+    return shown
 
 
 async def pending_mandate_request(

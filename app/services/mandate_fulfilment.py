@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.errors import GoCardlessError
 from app.adapters.zoho.errors import ZohoError
-from app.errors import AppError
+from app.errors import AppError, NotFound
 from app.log import get_logger
 from app.models import (
     Installation,
@@ -15,11 +15,17 @@ from app.models import (
     MandateRequestStatus,
     ZohoConnection,
 )
+from app.money import MoneyError, to_minor_units
 from app.runtime import Runtime
 from app.services.installations import zoho_usable
 from app.services.invoice_payments import create_invoice_payment
+from app.services.invoices import Invoice, read_org_invoice
+from app.services.providers import zoho_crm
 
 log = get_logger("app.services.mandate_fulfilment")
+
+# Invoice statuses that say "do not collect" (Zoho's standard picklist, any case).
+CLOSED_INVOICE_STATUSES = frozenset({"cancelled", "void", "paid"})
 
 
 async def mandate_request_fulfilled(
@@ -59,6 +65,23 @@ async def mandate_request_fulfilled(
             await _collect(session, runtime, installation, request, mandate_id)
 
 
+def _not_to_collect(request: MandateRequest, invoice: Invoice | None) -> str | None:
+    if invoice is None:
+        return "the invoice was deleted"
+    if (invoice.status or "").lower() in CLOSED_INVOICE_STATUSES:
+        return f"the invoice is {invoice.status}"
+    try:
+        amount = to_minor_units(invoice.total, invoice.currency)
+    except MoneyError:
+        return "the invoice total cannot be collected"
+    if (amount, invoice.currency) != (request.amount, request.currency):
+        return (
+            f"the invoice changed to {invoice.total} {invoice.currency} after the setup link "
+            "was sent"
+        )
+    return None
+
+
 async def mandate_request_cancelled(
     runtime: Runtime, installation: Installation, billing_request_id: str
 ) -> None:
@@ -84,6 +107,17 @@ async def _collect(
     zoho = await session.get(ZohoConnection, installation.id)
     if zoho is None or not zoho_usable(zoho):
         log.warning("mandate_request.auto_collect_skipped", reason="Zoho CRM is not connected")
+        return
+    try:
+        invoice = await read_org_invoice(session, zoho_crm(runtime, zoho), zoho, request.invoice_id)
+    except NotFound:
+        invoice = None
+    reason = _not_to_collect(request, invoice)
+    if reason is not None:
+        # The customer set up a mandate for what the email said; the invoice says otherwise now.
+        log.warning(
+            "mandate_request.auto_collect_skipped", invoice_id=request.invoice_id, reason=reason
+        )
         return
     try:
         async with session.begin_nested():

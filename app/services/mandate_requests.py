@@ -31,11 +31,18 @@ from app.models import (
     MandateRequestStatus,
     ZohoConnection,
 )
-from app.money import format_money
+from app.money import MoneyError, format_money, to_minor_units
 from app.runtime import Runtime
 from app.schemas.invoices import MandateRequestOut
 from app.services.installations import require_gocardless
-from app.services.invoices import Contact, Invoice, contact_customers, read_invoice, require_contact
+from app.services.invoices import (
+    Contact,
+    Invoice,
+    contact_customers,
+    read_org_invoice,
+    require_contact,
+    require_synced,
+)
 from app.services.mirror import META_INVOICE_ID, META_ORG_ID
 from app.services.providers import gocardless_client, zoho_crm
 from app.services.setup_email_throttle import reserve_setup_email
@@ -60,9 +67,10 @@ async def request_mandate(
     invoice_id: str,
 ) -> MandateRequestOut:
     connection = await require_gocardless(session, runtime, installation)
+    await require_synced(session, installation.id)
     gc = gocardless_client(runtime, connection)
     crm = zoho_crm(runtime, zoho)
-    invoice = await read_invoice(crm, invoice_id, org_currency=None)
+    invoice = await read_org_invoice(session, crm, zoho, invoice_id)
     contact = require_contact(invoice)
     if not contact.email:
         raise ContactHasNoEmail(
@@ -84,6 +92,9 @@ async def request_mandate(
     elif _flow_expiring(request, runtime.clock()):
         await _renew_flow(runtime, gc, installation, request, contact)
     request.email = contact.email
+    # What this email asks for: auto-collect takes exactly this, or nothing.
+    request.amount = _minor_units(invoice)
+    request.currency = invoice.currency
     await _send_link(crm, connection, user_id, invoice, contact, request.authorisation_url)
     request.emails_sent += 1
     await session.flush()
@@ -100,6 +111,13 @@ async def request_mandate(
         email_sent_to=contact.email,
         status=request.status,
     )
+
+
+def _minor_units(invoice: Invoice) -> int | None:
+    try:
+        return to_minor_units(invoice.total, invoice.currency)
+    except MoneyError:
+        return None
 
 
 async def _new_request(

@@ -113,6 +113,7 @@ async def store_mandates(
             "status": m.status,
             "reference": m.reference,
             "next_possible_charge_date": m.next_possible_charge_date,
+            "customer_bank_account_id": m.links.customer_bank_account,
             "gc_created_at": m.created_at,
             "fetched_at": fetched_at,
         }
@@ -136,10 +137,20 @@ async def store_mandates(
         waiting -= await _known_ids(session, GcMandate, installation_id, list(waiting))
     statement = insert(_table(GcMandate))
     excluded = statement.excluded
+    # A transferred mandate has a new bank account: its details are read again.
+    moved = GcMandate.customer_bank_account_id.is_distinct_from(excluded.customer_bank_account_id)
     statement = statement.on_conflict_do_update(
         index_elements=[GcMandate.installation_id, GcMandate.id],
         set_={
-            key: getattr(excluded, key) for key in rows[0] if key not in ("installation_id", "id")
+            **{
+                key: getattr(excluded, key)
+                for key in rows[0]
+                if key not in ("installation_id", "id")
+            },
+            **{
+                name: case((moved, None), else_=getattr(GcMandate, name))
+                for name in ("bank_name", "account_number_ending", "account_holder_name")
+            },
         },
         where=GcMandate.fetched_at <= excluded.fetched_at,
     )

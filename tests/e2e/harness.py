@@ -141,6 +141,7 @@ async def open_world(
     seed: int = 7,
     real_rate_limits: bool = False,
     delivery: DeliveryPolicy = FAST_DELIVERY,
+    multi_currency: bool = True,
 ) -> AsyncIterator[World]:
     """Both simulators and our service, wired together; provider retry waits are instant.
 
@@ -170,7 +171,7 @@ async def open_world(
     zoho = zoho_sim.ZohoSimState(
         zoho_sim.ZohoSimOptions(base_url=ZOHO, namespace=settings.zoho_namespace)
     )
-    crm_org = seed_org(zoho).org
+    crm_org = seed_org(zoho, multi_currency=multi_currency).org
     zoho.accounts.register_client(
         settings.zoho_client_id,
         settings.zoho_client_secret.get_secret_value(),

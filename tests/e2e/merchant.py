@@ -31,6 +31,12 @@ class Merchant:
     async def aclose(self) -> None:
         await self.http.aclose()
 
+    async def __aenter__(self) -> Merchant:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
     async def api(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, create: bool = False
     ) -> dict[str, Any]:

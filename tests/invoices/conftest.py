@@ -222,6 +222,13 @@ def apis() -> Iterator[FakeApis]:
             return httpx.Response(204)
         return httpx.Response(200, json={"data": [store[record_id]]})
 
+    def search_contacts(request: httpx.Request) -> httpx.Response:
+        email = request.url.params["email"].lower()
+        found = [c for c in fake.contacts.values() if str(c.get("Email", "")).lower() == email]
+        if not found:
+            return httpx.Response(204)
+        return httpx.Response(200, json={"data": found, "info": {"more_records": False}})
+
     def upsert(request: httpx.Request, module: str) -> httpx.Response:
         stored = fake.crm.setdefault(module, {})
         rows = []
@@ -265,11 +272,27 @@ def apis() -> Iterator[FakeApis]:
         side_effect=cancel
     )
     r.get(f"{GOCARDLESS_API}/mandates").mock(side_effect=list_mandates)
+    r.get(url__regex=rf"{GOCARDLESS_API}/customer_bank_accounts/(?P<account_id>\w+)$").mock(
+        side_effect=lambda request, account_id: httpx.Response(
+            200,
+            json={
+                "customer_bank_accounts": {
+                    "id": account_id,
+                    "account_holder_name": "JANE DOE",
+                    "account_number_ending": "11",
+                    "bank_name": "BARCLAYS BANK PLC",
+                    "currency": "GBP",
+                    "links": {"customer": "CU0001"},
+                }
+            },
+        )
+    )
     r.get(
         url__regex=rf"{GOCARDLESS_API}/(?P<kind>payments|mandates|customers|billing_requests|billing_request_flows)/(?P<resource_id>\w+)$"
     ).mock(side_effect=read)
     r.post(f"{GOCARDLESS_API}/billing_requests").mock(side_effect=create_billing_request)
     r.post(f"{GOCARDLESS_API}/billing_request_flows").mock(side_effect=create_flow)
+    r.get(url__regex=rf"{ZOHO_API}/crm/v\d+/Contacts/search").mock(side_effect=search_contacts)
     r.get(url__regex=rf"{ZOHO_API}/crm/v\d+/(?P<module>Invoices|Contacts)/(?P<record_id>\d+)").mock(
         side_effect=get_record
     )
@@ -357,10 +380,20 @@ async def ready(app: FastAPI, client: httpx.AsyncClient, apis: FakeApis) -> Read
     await connect_zoho(app, installed)
     await connect_gocardless(app, installed, organisation_id=ORGANISATION)
     from app.adapters.gocardless.models import Customer, Mandate
+    from app.models import SyncRun, SyncState
     from app.services.mirror import store_customers, store_mandates
 
     async with app.state.runtime.sessionmaker() as session, session.begin():
         now = datetime.now(UTC)
+        # Invoice flows wait for Sync Now; here it has run (on an empty account).
+        session.add(
+            SyncRun(
+                installation_id=installed.installation_id,
+                state=SyncState.succeeded,
+                started_at=now,
+                finished_at=now,
+            )
+        )
         await store_customers(
             session,
             installed.installation_id,

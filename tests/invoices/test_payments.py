@@ -72,6 +72,8 @@ async def test_proceed_creates_one_payment_and_writes_the_crm_at_once(
         "mandate_id": "MD0001",
         "invoice_id": INVOICE,
         "reference": None,
+        "standing": "holds",
+        "standing_reason": "the payment is collecting this invoice",
     }
     created = apis.payments[payment["id"]]
     assert created["metadata"] == {

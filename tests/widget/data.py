@@ -38,8 +38,28 @@ def mandate(
     }
 
 
+# What the service says a payment of each status means for its invoice (a failed one's
+# standing depends on GoCardless: "retryable", "retry_pending" or "over").
+STANDINGS = {
+    "pending_customer_approval": "holds",
+    "pending_submission": "holds",
+    "submitted": "holds",
+    "confirmed": "holds",
+    "paid_out": "holds",
+    "cancelled": "over",
+    "customer_approval_denied": "over",
+    "failed": "over",
+    "charged_back": "charged_back",
+}
+
+
 def payment(
-    id: str = "PM0001XYZ", *, status: str = "pending_submission", amount: int = 12050
+    id: str = "PM0001XYZ",
+    *,
+    status: str = "pending_submission",
+    amount: int = 12050,
+    standing: str | None = None,
+    standing_reason: str = "the payment is collecting this invoice",
 ) -> dict[str, Any]:
     return {
         "id": id,
@@ -50,6 +70,8 @@ def payment(
         "mandate_id": "MD0001AAAA",
         "invoice_id": INVOICE_ID,
         "reference": "INV-00042",
+        "standing": standing or STANDINGS[status],
+        "standing_reason": standing_reason,
     }
 
 

@@ -22,6 +22,7 @@ from app.adapters.gocardless.models import (
     BillingRequestFlow,
     Creditor,
     Customer,
+    CustomerBankAccount,
     Event,
     EventListEnvelope,
     EventPage,
@@ -54,6 +55,7 @@ def _resource(path: str, model: type[ItemT]) -> _Resource[ItemT]:
 
 CREDITORS = _resource("/creditors", Creditor)
 CUSTOMERS = _resource("/customers", Customer)
+CUSTOMER_BANK_ACCOUNTS = _resource("/customer_bank_accounts", CustomerBankAccount)
 MANDATES = _resource("/mandates", Mandate)
 PAYMENTS = _resource("/payments", Payment)
 REFUNDS = _resource("/refunds", Refund)
@@ -116,6 +118,9 @@ class GoCardlessClient:
 
     # Mandates
 
+    async def get_customer_bank_account(self, account_id: str) -> CustomerBankAccount:
+        return await self._get(CUSTOMER_BANK_ACCOUNTS, account_id)
+
     async def get_mandate(self, mandate_id: str) -> Mandate:
         return await self._get(MANDATES, mandate_id)
 
@@ -171,10 +176,39 @@ class GoCardlessClient:
         """Only a `pending_submission` payment can be cancelled; otherwise `cancellation_failed`."""
         return await self._action(PAYMENTS, payment_id, "cancel", metadata)
 
+    async def retry_payment(
+        self, payment_id: str, *, metadata: dict[str, str] | None = None
+    ) -> Payment:
+        """Submit a `failed` payment again (3 times at most, active mandate), or `retry_failed`."""
+        return await self._action(PAYMENTS, payment_id, "retry", metadata)
+
     # Refunds
 
     async def get_refund(self, refund_id: str) -> Refund:
         return await self._get(REFUNDS, refund_id)
+
+    async def create_refund(
+        self,
+        *,
+        payment_id: str,
+        amount: int,
+        total_amount_confirmation: int,
+        idempotency_key: str,
+        reference: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> tuple[Refund, bool]:
+        """`total_amount_confirmation` is everything refunded on the payment including this
+        refund: two refunds made at once cannot both pass it (API-FACTS §11)."""
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise ValueError("amount must be a positive integer of minor units")
+        body = {
+            "amount": amount,
+            "total_amount_confirmation": total_amount_confirmation,
+            "links": {"payment": payment_id},
+            "reference": reference,
+            "metadata": metadata,
+        }
+        return await self._create(REFUNDS, "refunds", body, idempotency_key)
 
     async def list_refunds_page(
         self, after: str | None, limit: int = MAX_PAGE_SIZE, **filters: Filter

@@ -72,6 +72,14 @@ class Customer(GoCardlessModel):
         return self.company_name or person or self.email or self.id
 
 
+class CustomerBankAccount(GoCardlessModel):
+    id: str
+    account_holder_name: str | None = None
+    account_number_ending: str | None = None
+    bank_name: str | None = None
+    currency: str | None = None
+
+
 class MandateLinks(Links):
     customer: str | None = None
     customer_bank_account: str | None = None
@@ -197,6 +205,7 @@ class EventDetails(GoCardlessModel):
     scheme: str | None = None
     reason_code: str | None = None
     will_attempt_retry: bool | None = None
+    not_retried_reason: str | None = None
     property: str | None = None
 
 
@@ -219,6 +228,7 @@ ItemT = TypeVar("ItemT", bound=GoCardlessModel)
 _RESOURCE_KEYS = AliasChoices(
     "creditors",
     "customers",
+    "customer_bank_accounts",
     "mandates",
     "payments",
     "refunds",

@@ -28,6 +28,8 @@ from app.simulators.gocardless.resources import Mandate, Payment
 from app.simulators.gocardless.state import Organisation, ScheduledTransition, SimulatorState
 
 MAX_RETRIES = 3
+# Success+ intelligent retries: the bank is asked again this many working days after a failure.
+AUTO_RETRY_AFTER_DAYS = 3
 MANDATE_INACTIVE = frozenset({"failed", "cancelled", "expired", "consumed", "blocked"})
 # Where an admin move may go from each payment status, walking through the statuses between.
 PAYMENT_PATHS: dict[str, list[str]] = {
@@ -144,9 +146,73 @@ def _advance_payment(
         enter_payment_status(state, org, payment, "submitted", at)
     elif payment.status == "submitted":
         failed = state.failure_rate and state.random.random() < state.failure_rate
-        enter_payment_status(state, org, payment, "failed" if failed else "confirmed", at)
+        if failed:
+            fail_payment(state, org, payment, at)
+        else:
+            enter_payment_status(state, org, payment, "confirmed", at)
     elif payment.status == "confirmed":
         enter_payment_status(state, org, payment, "paid_out", at)
+    elif payment.status == "failed" and payment.auto_retry_pending:
+        _auto_retry(state, org, payment, at)
+
+
+def fail_payment(
+    state: SimulatorState,
+    org: Organisation,
+    payment: Payment,
+    at: datetime,
+    *,
+    late: bool = False,
+) -> None:
+    """The bank returns the payment. With `retry_if_possible` (Success+) GoCardless books an
+    automatic retry when one is allowed and says so in `details.will_attempt_retry`."""
+    mandate = org.mandates.get(payment.mandate)
+    not_retried: str | None = None
+    if not payment.retry_if_possible:
+        not_retried = None
+    elif late:
+        not_retried = "late_failure"
+    elif payment.retries >= MAX_RETRIES:
+        not_retried = "max_retries_reached"
+    elif mandate is None or mandate.status != "active":
+        not_retried = "mandate_not_active"
+    will_retry = payment.retry_if_possible and not_retried is None
+    extra: dict[str, Any] = {"will_attempt_retry": will_retry}
+    if not_retried:
+        extra["not_retried_reason"] = not_retried
+    if late:
+        extra |= {
+            "cause": "refer_to_payer",
+            "description": "The customer's bank returned the payment after it was confirmed.",
+        }
+    payment.auto_retry_pending = will_retry
+    details = details_for("payments", "failed", scheme=payment.scheme, **extra)
+    enter_payment_status(state, org, payment, "failed", at, details=details)
+    if will_retry:
+        _schedule(
+            state,
+            org,
+            "payment",
+            payment.id,
+            "failed",
+            add_working_days(at.date(), AUTO_RETRY_AFTER_DAYS),
+        )
+
+
+def _auto_retry(state: SimulatorState, org: Organisation, payment: Payment, at: datetime) -> None:
+    mandate = org.mandates.get(payment.mandate)
+    payment.auto_retry_pending = False
+    if mandate is None or mandate.status != "active":
+        return
+    payment.retries += 1
+    charge_date = next_possible_charge_date(state, mandate)
+    payment.charge_date = charge_date or payment.charge_date
+    details = {
+        "origin": "gocardless",
+        "cause": "payment_autoretried",
+        "description": "This payment will be automatically retried by GoCardless.",
+    }
+    enter_payment_status(state, org, payment, "pending_submission", at, details=details)
 
 
 def _advance_mandate(
@@ -276,6 +342,8 @@ def retry_payment(
     if mandate is None or mandate.status != "active":
         raise errors.invalid_state("mandate_is_inactive", "Mandate is failed, cancelled or expired")
     payment.retries += 1
+    # The merchant's retry takes the place of a booked automatic one.
+    payment.auto_retry_pending = False
     payment.charge_date = charge_date
     enter_payment_status(
         state, org, payment, "pending_submission", state.clock.now(), metadata=metadata
@@ -306,14 +374,10 @@ def move_payment(state: SimulatorState, org: Organisation, payment: Payment, tar
         raise TransitionRefused(f"a {payment.status} payment cannot become {target}")
     now = state.clock.now()
     for status in steps:
-        extra = {}
-        if status == "failed" and payment.status in ("confirmed", "paid_out"):
-            extra = {
-                "cause": "refer_to_payer",
-                "description": "The customer's bank returned the payment after it was confirmed.",
-            }
-        details = details_for("payments", status, scheme=payment.scheme, **extra) if extra else None
-        enter_payment_status(state, org, payment, status, now, details=details)
+        if status == "failed":
+            fail_payment(state, org, payment, now, late=payment.status in ("confirmed", "paid_out"))
+        else:
+            enter_payment_status(state, org, payment, status, now)
 
 
 def move_mandate(state: SimulatorState, org: Organisation, mandate: Mandate, target: str) -> None:

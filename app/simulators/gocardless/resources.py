@@ -155,6 +155,8 @@ class Payment:
     retry_if_possible: bool = False
     amount_refunded: int = 0
     retries: int = 0
+    # Success+ has booked an automatic retry of this failed payment (not rendered).
+    auto_retry_pending: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> JSON:

@@ -162,8 +162,15 @@ def build_modules(ids: IdSequence, namespace: str, currencies: tuple[str, ...]) 
             FieldDef("Sub_Total", "Sub Total", "currency", length=16, read_only=True),
             FieldDef("Tax", "Tax", "currency", length=16, read_only=True),
             FieldDef("Grand_Total", "Grand Total", "currency", length=16, read_only=True),
-            FieldDef("Currency", "Currency", "picklist", pick_list_values=currencies),
-            FieldDef("Exchange_Rate", "Exchange Rate", "double", length=16),
+            # Only with multi-currency on: otherwise Zoho has no such fields at all.
+            *(
+                [
+                    FieldDef("Currency", "Currency", "picklist", pick_list_values=currencies),
+                    FieldDef("Exchange_Rate", "Exchange Rate", "double", length=16),
+                ]
+                if len(currencies) > 1
+                else []
+            ),
             FieldDef("Terms_and_Conditions", "Terms and Conditions", "textarea", length=32000),
             FieldDef("Description", "Description", "textarea", length=32000),
         ],

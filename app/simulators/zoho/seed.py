@@ -71,7 +71,10 @@ def seed_org(
     company_name: str | None = None,
     location: str | None = None,
     namespace: str | None = None,
+    multi_currency: bool = True,
 ) -> SeedSummary:
+    """`multi_currency=False` is a Standard/Professional edition org: GBP only, and its
+    Invoices have no Currency field (every invoice is in the home currency)."""
     n = len(state.orgs) + 1
     prefix = 4_150_868 + 1_000 * (n - 1)
     ids = IdSequence(prefix)
@@ -88,10 +91,9 @@ def seed_org(
         home_currency="GBP",
         ids=ids,
     )
-    org.currencies = {
-        "GBP": Currency("GBP", "Pound Sterling", "£", Decimal("1")),
-        "EUR": Currency("EUR", "Euro", "€", Decimal("1.17")),
-    }
+    org.currencies = {"GBP": Currency("GBP", "Pound Sterling", "£", Decimal("1"))}
+    if multi_currency:
+        org.currencies["EUR"] = Currency("EUR", "Euro", "€", Decimal("1.17"))
     admin_profile, standard_profile = ids.next(), ids.next()
     org.profiles = {admin_profile: "Administrator", standard_profile: "Standard"}
     ceo_role, rep_role = ids.next(), ids.next()
@@ -138,8 +140,6 @@ def seed_org(
         values: dict[str, Any] = {
             "Subject": subject,
             "Status": status,
-            "Currency": currency,
-            "Exchange_Rate": org.currencies[currency].exchange_rate,
             "Sub_Total": total,
             "Tax": Decimal("0.00"),
             "Grand_Total": total,
@@ -147,5 +147,8 @@ def seed_org(
             "Due_Date": "2026-02-04",
             "Contact_Name": contact_ids[contact] if contact is not None else None,
         }
+        if multi_currency:
+            values["Currency"] = currency
+            values["Exchange_Rate"] = org.currencies[currency].exchange_rate
         invoice_ids.append(create_record(org, invoices, values, org.admin_user_id, now)["id"])
     return SeedSummary(org, contact_ids, invoice_ids)

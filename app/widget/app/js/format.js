@@ -78,18 +78,18 @@ export function paymentStatus(status) {
   return { words, tone };
 }
 
-// A payment in one of these still stands for the invoice: the service returns it rather than
-// creating a second one, so the page shows it instead of offering mandates.
-const LIVE_PAYMENT_STATUSES = new Set([
-  "pending_customer_approval",
-  "pending_submission",
-  "submitted",
-  "confirmed",
-  "paid_out",
-]);
+// The service says what each of the invoice's payments still means (`standing`): one rule,
+// the service's, so the page never offers a second payment the service would refuse.
+const HOLDING_STANDINGS = new Set(["holds", "retry_pending", "retryable", "charged_back"]);
 
-export function isLivePayment(payment) {
-  return LIVE_PAYMENT_STATUSES.has(payment.status);
+/** The payment stands for the invoice: show it, offer no new payment without its own step. */
+export function holdsInvoice(payment) {
+  return HOLDING_STANDINGS.has(payment.standing);
+}
+
+/** Failed, and GoCardless would take a retry of it now. */
+export function isRetryable(payment) {
+  return payment.standing === "retryable";
 }
 
 /** GoCardless lets a payment be cancelled only before it is sent to the bank. */

@@ -7,6 +7,7 @@ import {
   formatDecimal,
   formatMinorUnits,
   isCancellable,
+  isRetryable,
   mandateStatus,
   paymentStatus,
   schemeName,
@@ -43,43 +44,59 @@ export function invoiceSummary(invoice) {
   );
 }
 
-export function paymentCard(payment, { onCancel } = {}) {
+function actionButton(label, className, onClick, payment) {
+  return h(
+    "button",
+    { type: "button", class: className, onclick: (event) => onClick(payment, event.currentTarget) },
+    label,
+  );
+}
+
+// Only where the status alone does not say what happens next (a failure, a charge-back).
+const EXPLAINED_STANDINGS = new Set(["retry_pending", "retryable", "charged_back"]);
+
+export function paymentCard(payment, { onCancel, onRetry, onRecollect } = {}) {
   const { words, tone } = paymentStatus(payment.status);
-  const cancellable = onCancel && isCancellable(payment);
+  const buttons = [
+    onCancel && isCancellable(payment)
+      ? actionButton("Cancel payment…", "danger", onCancel, payment)
+      : null,
+    onRetry && isRetryable(payment)
+      ? actionButton("Retry payment", "primary", onRetry, payment)
+      : null,
+    onRecollect && payment.standing === "charged_back"
+      ? actionButton("Collect again…", "danger", onRecollect, payment)
+      : null,
+  ].filter(Boolean);
   return h(
     "article",
     { class: "payment", "data-payment-id": payment.id, "data-status": payment.status },
     h("p", { class: `badge tone-${tone}` }, words),
+    EXPLAINED_STANDINGS.has(payment.standing) && payment.standing_reason
+      ? h("p", { class: "standing" }, sentence(payment.standing_reason))
+      : null,
     facts([
       ["Amount", formatMinorUnits(payment.amount, payment.currency)],
       ["Charge date", payment.charge_date ? formatDate(payment.charge_date) : null],
       ["Reference", payment.reference],
       ["Payment ID", h("code", {}, payment.id)],
     ]),
-    cancellable
-      ? h(
-          "p",
-          { class: "actions" },
-          h(
-            "button",
-            {
-              type: "button",
-              class: "danger",
-              onclick: (event) => onCancel(payment, event.currentTarget),
-            },
-            "Cancel payment…",
-          ),
-        )
-      : null,
+    buttons.length ? h("p", { class: "actions" }, buttons) : null,
   );
 }
 
-export function paymentsSection(payments, { onCancel, heading = "Payments" }) {
+function sentence(text) {
+  const trimmed = text.trim();
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return capital.endsWith(".") ? capital : `${capital}.`;
+}
+
+export function paymentsSection(payments, { heading = "Payments", ...actions }) {
   return h(
     "section",
     { class: "card", "aria-labelledby": "payments-title" },
     h("h2", { id: "payments-title" }, heading),
-    payments.map((payment) => paymentCard(payment, { onCancel })),
+    payments.map((payment) => paymentCard(payment, actions)),
   );
 }
 
@@ -92,6 +109,15 @@ function whyNot(mandate, invoice) {
   if (mandate.currency !== invoice.currency)
     return `Collects ${mandate.currency} only — this invoice is in ${invoice.currency}`;
   return `${mandateStatus(mandate.status)} — cannot take payments`;
+}
+
+/** Whose account: "Jane Doe · Barclays Bank PLC ····11", so two payers can be told apart. */
+function payerLine(payer) {
+  if (!payer) return null;
+  const ending = payer.account_number_ending ? `····${payer.account_number_ending}` : null;
+  const bank = [payer.bank_name, ending].filter(Boolean).join(" ");
+  const text = [payer.name, bank].filter(Boolean).join(" · ");
+  return text ? h("span", { class: "payer block" }, text) : null;
 }
 
 function mandateOption(mandate, invoice, checked) {
@@ -113,6 +139,7 @@ function mandateOption(mandate, invoice, checked) {
       "span",
       { class: "mandate-text" },
       h("span", { class: "mandate-main" }, `${schemeName(mandate.scheme)} · ${mandate.currency}`),
+      payerLine(mandate.payer),
       h("span", { class: "muted block" }, [
         mandate.reference ? `Ref. ${mandate.reference} · ` : "",
         usable ? mandateStatus(mandate.status) : whyNot(mandate, invoice),
@@ -122,7 +149,7 @@ function mandateOption(mandate, invoice, checked) {
 }
 
 /** Radio list of the contact's mandates; Proceed only when one of them can collect the invoice. */
-export function mandateForm(mandates, invoice, { onProceed }) {
+export function mandateForm(mandates, invoice, { onProceed, proceedLabel = "Proceed" }) {
   const usable = mandates.filter((mandate) => canCollect(mandate, invoice));
   const error = h(
     "p",
@@ -156,7 +183,7 @@ export function mandateForm(mandates, invoice, { onProceed }) {
     ),
     error,
     usable.length
-      ? h("p", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Proceed"))
+      ? h("p", { class: "actions" }, h("button", { type: "submit", class: "primary" }, proceedLabel))
       : null,
   );
   return form;

@@ -4,7 +4,7 @@ import { createApiClient, segment } from "./api.js";
 import { loadConfig } from "./config.js";
 import { fill, h } from "./dom.js";
 import { fitFrameToContent } from "./fit.js";
-import { formatMinorUnits, isCancellable, isLivePayment, paymentStatus } from "./format.js";
+import { formatMinorUnits, holdsInvoice, isCancellable, paymentStatus } from "./format.js";
 import {
   canCollect,
   invoiceSummary,
@@ -19,37 +19,60 @@ import { createUi, focusHeading } from "./ui.js";
 const ui = createUi({ onSignIn: () => askToSignIn() });
 const content = document.getElementById("content");
 const dialog = document.getElementById("confirm");
+const dialogTitle = document.getElementById("confirm-title");
 const dialogText = document.getElementById("confirm-text");
+const dialogYes = document.getElementById("confirm-yes");
+const dialogNo = document.getElementById("confirm-no");
 
 let config = null;
 let api = null;
 let overview = null; // the last GET …/mandates answer
 let mandateRequest = null; // the setup link sent in this popup, if any
+let recollecting = null; // the charged-back payment the user confirmed collecting again
 
 function invoicePath(suffix) {
   return `/api/v1/invoices/${segment(config.invoiceId)}/${suffix}`;
 }
 
+const HOLDING_NOTES = {
+  holds: "This invoice already has a GoCardless payment, shown above.",
+  retry_pending: "The payment above failed but may still be collected: no new payment can be made.",
+  retryable: "The payment above failed. Retry it: a new payment could collect the invoice twice.",
+  charged_back:
+    "The customer charged the payment above back. Collect again only after speaking to them.",
+};
+const HOLDING_MESSAGES = {
+  holds: (live) => `This invoice already has a payment: ${paymentStatus(live.status).words}.`,
+  retry_pending: () => "The payment failed; GoCardless may still collect it.",
+  retryable: () => "The payment failed and can be retried.",
+  charged_back: () => "The payment was charged back.",
+};
+const PAYMENT_ACTIONS = () => ({
+  onCancel: confirmCancel,
+  onRetry: retryPayment,
+  onRecollect: confirmRecollect,
+});
+
 function renderSendMode() {
   const { invoice, mandates = [], payments = [] } = overview;
-  const live = payments.find(isLivePayment);
+  const held = payments.find(holdsInvoice);
+  const live = recollecting && held?.id === recollecting.id ? null : held;
   const parts = [invoiceSummary(invoice)];
   let message;
   if (live) {
-    parts.push(paymentsSection(payments, { onCancel: confirmCancel }));
-    parts.push(
-      h("p", { class: "card note" }, "This invoice already has a GoCardless payment, shown above."),
-    );
-    message = `This invoice already has a payment: ${paymentStatus(live.status).words}.`;
+    parts.push(paymentsSection([live], PAYMENT_ACTIONS()));
+    parts.push(h("p", { class: "card note" }, HOLDING_NOTES[live.standing]));
+    message = HOLDING_MESSAGES[live.standing](live);
   } else if (mandates.some((mandate) => canCollect(mandate, invoice))) {
+    const label = recollecting ? "Collect again" : "Proceed";
     parts.push(
       h(
         "section",
         { class: "card", "aria-label": "Mandates" },
-        mandateForm(mandates, invoice, { onProceed: proceed }),
+        mandateForm(mandates, invoice, { onProceed: proceed, proceedLabel: label }),
       ),
     );
-    message = "Choose a mandate, then Proceed.";
+    message = `Choose a mandate, then ${label}.`;
   } else {
     parts.push(
       noMandateBox(invoice, mandateRequest, {
@@ -70,8 +93,9 @@ function renderSendMode() {
       message = `No mandate in ${invoice.currency}, and no email address to send a setup link to.`;
     else message = `No mandate in ${invoice.currency} yet: send the contact a setup link.`;
   }
-  if (!live && payments.length) {
-    parts.push(paymentsSection(payments, { onCancel: confirmCancel, heading: "Earlier payments" }));
+  const earlier = payments.filter((payment) => payment !== live);
+  if (earlier.length) {
+    parts.push(paymentsSection(earlier, { onCancel: confirmCancel, heading: "Earlier payments" }));
   }
   fill(content, parts);
   return message;
@@ -137,7 +161,10 @@ function showResult(heading, payment, message) {
 
 function proceed(mandateId) {
   return ui.run("Creating the payment…", async () => {
-    const { status, body } = await api.post(invoicePath("payments"), { mandate_id: mandateId });
+    const request = { mandate_id: mandateId };
+    if (recollecting) request.recollect_charged_back = true;
+    const { status, body } = await api.post(invoicePath("payments"), request);
+    recollecting = null;
     // 200 means the invoice already had a live payment: the service returned it, made none.
     const created = status === 201;
     const { words } = paymentStatus(body.payment.status);
@@ -160,20 +187,69 @@ function sendSetupLink() {
   });
 }
 
-function confirmCancel(payment, opener) {
-  dialogText.textContent =
-    `Cancel the payment of ${formatMinorUnits(payment.amount, payment.currency)}? ` +
-    "Nothing will be collected from the customer.";
+function confirm({ title, text, yes, no }, onYes, opener) {
+  dialogTitle.textContent = title;
+  dialogText.textContent = text;
+  dialogYes.textContent = yes;
+  dialogNo.textContent = no;
   dialog.returnValue = "";
   dialog.addEventListener(
     "close",
     () => {
-      if (dialog.returnValue === "cancel_payment") cancelPayment(payment);
+      if (dialog.returnValue === "yes") onYes();
       else opener.focus();
     },
     { once: true },
   );
   dialog.showModal();
+}
+
+function confirmCancel(payment, opener) {
+  confirm(
+    {
+      title: "Cancel this payment?",
+      text:
+        `Cancel the payment of ${formatMinorUnits(payment.amount, payment.currency)}? ` +
+        "Nothing will be collected from the customer.",
+      yes: "Yes, cancel it",
+      no: "No, keep it",
+    },
+    () => cancelPayment(payment),
+    opener,
+  );
+}
+
+function confirmRecollect(payment, opener) {
+  const amount = formatMinorUnits(payment.amount, payment.currency);
+  confirm(
+    {
+      title: "Collect this invoice again?",
+      text:
+        `The customer's bank returned the ${amount} collected for this invoice because the ` +
+        "customer disputed the Direct Debit (a charge-back). Collecting again takes the money " +
+        "a second time from someone who refused it: do it only after speaking to the customer, " +
+        "or the same dispute may follow.",
+      yes: "Yes, collect again",
+      no: "No, leave it",
+    },
+    () => {
+      recollecting = payment;
+      ui.say(renderSendMode());
+      content.querySelector("input[name=mandate]:enabled")?.focus();
+    },
+    opener,
+  );
+}
+
+function retryPayment(payment) {
+  return ui.run("Retrying the payment…", async () => {
+    const { body } = await api.post(`/api/v1/payments/${segment(payment.id)}/retry`);
+    showResult(
+      "Payment retried",
+      body.payment,
+      `Payment retried: ${paymentStatus(body.payment.status).words}.`,
+    );
+  });
 }
 
 function cancelPayment(payment) {

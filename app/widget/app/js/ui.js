@@ -69,6 +69,22 @@ const MESSAGES = {
     heading: "Sync Now has already run",
     detail: "New and changed GoCardless customers and payments reach the CRM by themselves.",
   },
+  sync_not_done: {
+    heading: "Run Sync Now first",
+    useDetail: true,
+  },
+  payment_not_retryable: {
+    heading: "This payment cannot be retried",
+    useDetail: true,
+  },
+  payment_retry_possible: {
+    heading: "The invoice's failed payment may still be collected",
+    useDetail: true,
+  },
+  payment_charged_back: {
+    heading: "The invoice's payment was charged back",
+    useDetail: true,
+  },
   provider_unavailable: {
     heading: "GoCardless or Zoho CRM is not answering",
     detail: "Nothing was changed. Wait a minute, then try again.",
