@@ -22,7 +22,7 @@ from app.models import GcPayment, Installation, InvoicePayment, InvoicePaymentSt
 from app.runtime import Runtime
 from app.schemas.invoices import PaymentOut
 from app.services.installations import require_gocardless
-from app.services.invoice_payments import payment_to_crm_now
+from app.services.invoice_payments import API_KEY_ACTOR, payment_to_crm_now
 from app.services.invoices import payment_out
 from app.services.mirror import store_payments
 from app.services.payment_standing import Standing, verdict
@@ -40,7 +40,7 @@ async def retry_invoice_payment(
     runtime: Runtime,
     installation: Installation,
     zoho: ZohoConnection,
-    user_id: str,
+    user_id: str | None,
     payment_id: str,
 ) -> PaymentOut:
     connection = await require_gocardless(session, runtime, installation)
@@ -53,22 +53,23 @@ async def retry_invoice_payment(
     judged = await verdict(gc, current)
     if judged.standing != Standing.retryable:
         # Kept although the request fails: the popup should show what GoCardless just said.
-        async with runtime.sessionmaker() as own, own.begin():
-            await store_payments(
-                own,
-                installation.id,
-                [current],
-                datetime.now(UTC),
-                zoho_org_id=installation.zoho_org_id,
-            )
+        await store_payments(
+            session,
+            installation.id,
+            [current],
+            datetime.now(UTC),
+            zoho_org_id=installation.zoho_org_id,
+        )
         raise PaymentNotRetryable(
             f"Payment {payment_id} cannot be retried: {judged.reason}.",
             payment_status=current.status,
             standing=judged.standing.value,
-        )
+        ).keeping_changes()
     await _hold_invoice(session, installation, known)
     try:
-        retried = await gc.retry_payment(payment_id, metadata={"retried_by_zoho_user": user_id})
+        retried = await gc.retry_payment(
+            payment_id, metadata={"retried_by_zoho_user": user_id or API_KEY_ACTOR}
+        )
     except GoCardlessInvalidState as exc:
         raise PaymentNotRetryable(
             f"GoCardless refused to retry payment {payment_id}: {exc.message}",
