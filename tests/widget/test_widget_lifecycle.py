@@ -144,6 +144,6 @@ def test_with_no_mandate_in_the_invoices_currency_the_setup_link_is_offered_for_
     body["invoice"]["currency"] = "EUR"
     api.on("GET", MANDATES_PATH, ok(body))
     page.goto(invoice_url(widget_url))
-    expect(page.get_by_role("heading", name="No usable mandate")).to_be_visible()
-    expect(page.locator(".notice")).to_contain_text("no Direct Debit mandate in EUR")
+    expect(page.get_by_role("heading", name="No mandate in EUR yet")).to_be_visible()
+    expect(page.locator(".notice")).to_contain_text("has no Direct Debit mandate in EUR")
     expect(page.get_by_role("button", name="Send setup link")).to_be_visible()
