@@ -14,10 +14,12 @@ class AppError(Exception):
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal error"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        # Response headers the status calls for (Allow on 405, WWW-Authenticate on 401).
+        self.headers = headers or {}
         self.keeps_changes = False
 
     def keeping_changes(self) -> Self:
@@ -50,6 +52,10 @@ class ValidationFailed(AppError):
 class Unauthenticated(AppError):
     status, code, title = 401, "unauthenticated", "Authentication required"
 
+    def __init__(self, detail: str, **extra: Any) -> None:
+        # RFC 9110 §11.6.1: a 401 names the scheme that would be accepted.
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **extra)
+
 
 class Forbidden(AppError):
     status, code, title = 403, "forbidden", "Not allowed"
@@ -79,6 +85,18 @@ class TooManyRequests(AppError):
 
 class NotFound(AppError):
     status, code, title = 404, "not_found", "Not found"
+
+
+class MethodNotAllowed(AppError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class RequestTimeout(AppError):
+    status, code, title = 408, "request_timeout", "The request body came too slowly"
+
+
+class ContentTooLarge(AppError):
+    status, code, title = 413, "content_too_large", "The request body is too large"
 
 
 class Conflict(AppError):
@@ -126,6 +144,10 @@ class ProviderError(AppError):
     status, code, title = 502, "provider_error", "A provider answered with an error"
 
 
+class NotReady(AppError):
+    status, code, title = 503, "not_ready", "The service is not ready"
+
+
 class InternalError(AppError):
     status, code, title = 500, "internal_error", "Internal error"
 
@@ -136,17 +158,21 @@ __all__ = [
     "AppError",
     "BadRequest",
     "Conflict",
+    "ContentTooLarge",
     "Forbidden",
     "GoCardlessAccountInactive",
     "GoCardlessAccountMismatch",
     "GoCardlessNotAuthorized",
     "InstallationExists",
     "InternalError",
+    "MethodNotAllowed",
     "NeedsAuthorization",
     "NotFound",
     "NotInstalled",
+    "NotReady",
     "ProviderError",
     "ProviderUnavailable",
+    "RequestTimeout",
     "TooManyRequests",
     "Unauthenticated",
     "UserNotInAudience",

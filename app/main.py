@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from app import __version__
 from app.api_docs import app_with_offline_docs
@@ -22,18 +24,25 @@ from app.errors import (
     PROBLEM_JSON,
     AppError,
     BadRequest,
+    ContentTooLarge,
     InternalError,
+    MethodNotAllowed,
     NeedsAuthorization,
     NotFound,
+    RequestTimeout,
     TooManyRequests,
-    Unauthenticated,
     ValidationFailed,
 )
 from app.jobs.worker import run_worker as worker_loop
 from app.log import get_logger
 from app.metrics import Metrics
-from app.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from app.middleware import (
+    HeadAsGetMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.routers import health, installations, invoices, oauth, pages, webhooks
+from app.routers.routing import body_was_not_json
 from app.runtime import open_runtime
 from app.services.identity.callers import Caller
 from app.services.identity.links import Provider, authorize_link
@@ -101,6 +110,7 @@ def create_app(
     app.add_middleware(
         SecurityHeadersMiddleware, widget_frame_ancestors=settings.widget_frame_ancestors
     )
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     if site is not None:
         app.include_router(site)
@@ -120,7 +130,7 @@ def create_app(
 
 def _problem(request: Request, error: AppError) -> JSONResponse:
     body = error.problem(instance=request.url.path)
-    headers = {}
+    headers = dict(error.headers)
     if isinstance(error, NeedsAuthorization):
         body.pop("authorize_url", None)
         caller: Caller | None = getattr(request.state, "caller", None)
@@ -132,11 +142,42 @@ def _problem(request: Request, error: AppError) -> JSONResponse:
             )
     if isinstance(error, TooManyRequests):
         headers["Retry-After"] = str(error.retry_after)
-    if isinstance(error, Unauthenticated):
-        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
         body, status_code=error.status, media_type=PROBLEM_JSON, headers=headers or None
     )
+
+
+# Errors Starlette and FastAPI raise themselves, as our own problems.
+_HTTP_ERRORS: dict[int, tuple[type[AppError], str]] = {
+    400: (BadRequest, "the request body could not be read"),
+    404: (NotFound, "no such resource"),
+    408: (RequestTimeout, "the request body did not arrive in time"),
+    413: (ContentTooLarge, "the request body is larger than this endpoint accepts"),
+}
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request, fallback: str | None) -> str:
+    """Every method some route serves at this path (RFC 9110 §15.5.6), not only the first's.
+
+    Asked of the routes themselves through `matches`, one method at a time: FastAPI's own
+    405 names only the first route whose path matched.
+    """
+    methods = {
+        method
+        for method in _METHODS
+        for route in request.app.router.routes
+        if not isinstance(route, Mount)
+        and route.matches({**request.scope, "method": method})[0] == Match.FULL
+    }
+    if not methods:
+        # Only the static files answer 405 without a route that lists methods: they serve reads.
+        return fallback or "GET, HEAD"
+    if "GET" in methods:
+        methods.add("HEAD")  # HeadAsGetMiddleware answers it
+    return ", ".join(sorted(methods))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -151,22 +192,37 @@ def _install_error_handlers(app: FastAPI) -> None:
             {"field": ".".join(str(part) for part in err["loc"]), "message": err["msg"]}
             for err in exc.errors()
         ]
-        if any(err["type"] == "json_invalid" for err in exc.errors()):
+        if body_was_not_json(request) or any(err["type"] == "json_invalid" for err in exc.errors()):
             return _problem(request, BadRequest("the request body is not valid JSON"))
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return _problem(request, ValidationFailed(summary, errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 404:
-            return _problem(request, NotFound("no such resource"))
-        error = AppError(str(exc.detail))
-        body = error.problem(instance=request.url.path) | {
+        if exc.status_code == 405:
+            allow = _allowed_methods(request, (exc.headers or {}).get("Allow"))
+            return _problem(
+                request,
+                MethodNotAllowed(
+                    f"this method is not allowed here; use {allow}", headers={"Allow": allow}
+                ),
+            )
+        if exc.status_code in _HTTP_ERRORS:
+            error_type, detail = _HTTP_ERRORS[exc.status_code]
+            return _problem(request, error_type(detail))
+        # Nothing more to say than the status itself: RFC 9457 §4.2.1's about:blank.
+        phrase = HTTPStatus(exc.status_code).phrase
+        body = {
+            "type": "about:blank",
+            "title": phrase,
             "status": exc.status_code,
-            "title": str(exc.detail),
+            "detail": phrase,
             "code": f"http_{exc.status_code}",
+            "instance": request.url.path,
         }
-        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
+        return JSONResponse(
+            body, status_code=exc.status_code, media_type=PROBLEM_JSON, headers=exc.headers
+        )
 
     for provider_error in provider_error_types():
 

@@ -29,6 +29,7 @@ class RequestContextMiddleware:
         # A caller's id is kept only if it is harmless in logs and headers.
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         status = 500
+        method = scope["method"]
         started = time.perf_counter()
         root_path = str(scope.get("root_path", ""))
 
@@ -48,7 +49,6 @@ class RequestContextMiddleware:
                 await self.app(scope, receive, send_with_id)
             finally:
                 route = _route_template(scope, root_path)
-                method = scope["method"]
                 self.metrics.requests.labels(route, method, str(status)).inc()
                 self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
 
@@ -131,3 +131,29 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGetMiddleware:
+    """HEAD wherever GET works (RFC 9110 §9.3.2): the GET's status and headers, no body.
+
+    FastAPI's routes, unlike Starlette's, do not answer HEAD for a GET route.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        # In place, so outer middleware still sees which route answered.
+        scope["method"] = "GET"
+        await self.app(scope, receive, send_headers_only)

@@ -6,13 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.crypto import constant_time_equal
-from app.errors import Unauthenticated, ValidationFailed
+from app.errors import NotReady, Unauthenticated, ValidationFailed
 from app.log import get_logger
 from app.migrate import at_head
 from app.routers.deps import RuntimeDep, bearer_token, require_operator
@@ -35,18 +34,18 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="The database is reachable and migrated to head",
-    responses={503: {"description": "Database unreachable or migrations behind"}},
+    responses=problem_responses(NotReady),
 )
-async def readyz(runtime: RuntimeDep) -> JSONResponse:
+async def readyz(runtime: RuntimeDep) -> dict[str, str]:
     try:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         migrated = await at_head(runtime.engine, runtime.migrations_head)
     except (SQLAlchemyError, OSError):
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        raise NotReady("the database is unreachable", database="unreachable") from None
     if not migrated:
-        return JSONResponse({"status": "unavailable", "database": "not migrated"}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        raise NotReady("the database is not migrated to head", database="not_migrated")
+    return {"status": "ready"}
 
 
 @router.get(

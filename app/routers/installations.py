@@ -25,6 +25,7 @@ from app.routers.deps import (
     WidgetCallerDep,
     require_operator,
 )
+from app.routers.routing import AuthenticateBeforeBody
 from app.schemas.installations import (
     InstallationCreate,
     InstallationCreated,
@@ -39,7 +40,7 @@ from app.services.installations import create_installation
 from app.services.sync import CrmModulesMissing, SyncAlreadyDone, start_sync, sync_status
 from app.services.uninstall import uninstall
 
-router = APIRouter(prefix="/api/v1", tags=["installations"])
+router = APIRouter(prefix="/api/v1", tags=["installations"], route_class=AuthenticateBeforeBody)
 
 
 @router.post(

@@ -18,6 +18,7 @@ from app.errors import (
     ZohoNotAuthorized,
 )
 from app.routers.deps import RuntimeDep, SessionDep, WidgetCallerDep
+from app.routers.routing import AuthenticateBeforeBody
 from app.schemas.invoices import (
     ContactOut,
     CustomerRef,
@@ -60,7 +61,7 @@ from app.services.mandate_requests import ContactHasNoEmail, request_mandate
 from app.services.payment_retries import PaymentNotRetryable, retry_invoice_payment
 from app.services.providers import gocardless_client, zoho_crm
 
-router = APIRouter(prefix="/api/v1", tags=["invoices"])
+router = APIRouter(prefix="/api/v1", tags=["invoices"], route_class=AuthenticateBeforeBody)
 
 ZohoId = Annotated[str, Path(pattern=r"^\d{1,20}$", description="Zoho record id (digits)")]
 GoCardlessId = Annotated[str, Path(pattern=r"^[A-Z]{2,3}[A-Za-z0-9]{1,30}$")]

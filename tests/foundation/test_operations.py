@@ -58,17 +58,6 @@ async def test_the_root_is_a_page_for_people_with_the_docs_and_health(
     assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
 
 
-async def test_readyz_fails_without_database() -> None:
-    settings = make_settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
-    app = create_app(settings)
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await client.get("/readyz")
-            assert (await client.get("/healthz")).status_code == 200
-    assert response.status_code == 503
-
-
 async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
