@@ -19,6 +19,7 @@ from app.errors import (
 )
 from app.routers.deps import RuntimeDep, SessionDep, WidgetCallerDep
 from app.routers.routing import AuthenticateBeforeBody
+from app.schemas.identifiers import GOCARDLESS_ID_MAX, PAYMENT_ID, ZOHO_ID, ZOHO_ID_MAX
 from app.schemas.invoices import (
     ContactOut,
     CustomerRef,
@@ -63,8 +64,13 @@ from app.services.providers import gocardless_client, zoho_crm
 
 router = APIRouter(prefix="/api/v1", tags=["invoices"], route_class=AuthenticateBeforeBody)
 
-ZohoId = Annotated[str, Path(pattern=r"^\d{1,20}$", description="Zoho record id (digits)")]
-GoCardlessId = Annotated[str, Path(pattern=r"^[A-Z]{2,3}[A-Za-z0-9]{1,30}$")]
+ZohoId = Annotated[
+    str,
+    Path(pattern=ZOHO_ID, max_length=ZOHO_ID_MAX, description="Zoho record id (ASCII digits)"),
+]
+PaymentId = Annotated[
+    str, Path(pattern=PAYMENT_ID, max_length=GOCARDLESS_ID_MAX, description="GoCardless payment id")
+]
 _COMMON = (
     Unauthenticated,
     UserNotInAudience,
@@ -195,7 +201,7 @@ async def post_mandate_request(
     responses=problem_responses(NotFound, PaymentNotCancellable, *_COMMON),
 )
 async def post_cancel_payment(
-    payment_id: GoCardlessId, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
+    payment_id: PaymentId, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> PaymentEnvelope:
     assert caller.zoho is not None
     payment = await cancel_invoice_payment(

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.models import Audience
+from app.schemas.identifiers import ZOHO_ID, ZOHO_ID_MAX
+
+ProfileId = Annotated[str, Field(pattern=ZOHO_ID, max_length=ZOHO_ID_MAX)]
 
 
 class InstallationCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {
@@ -26,8 +30,9 @@ class InstallationCreate(BaseModel):
     )
 
     zoho_org_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")
-    audience: Audience
-    profile_ids: list[str] = Field(default_factory=list, max_length=100)
+    # Strict mode would want an Audience instance; the JSON string is what is sent.
+    audience: Audience = Field(strict=False)
+    profile_ids: list[ProfileId] = Field(default_factory=list, max_length=100)
 
 
 class InstallationCreated(BaseModel):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from app.schemas.identifiers import GOCARDLESS_ID_MAX, MANDATE_ID
 
 
 class ContactOut(BaseModel):
@@ -110,14 +114,28 @@ class InvoiceMandates(BaseModel):
     mandate_request: MandateRequestOut | None = None
 
 
+def _iso_date(value: object) -> object:
+    """A date only as JSON can carry one: the string YYYY-MM-DD (no numbers, no times)."""
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        return date.fromisoformat(value)
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
 class PaymentCreate(BaseModel):
+    # Strict: `{"charge_date": 20261207}` or `"mandate_id": 1` is an error, never converted.
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={"examples": [{"mandate_id": "MD00ABCD1234EF", "charge_date": None}]},
     )
 
-    mandate_id: str = Field(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9]+$")
-    charge_date: date | None = None
+    mandate_id: str = Field(max_length=GOCARDLESS_ID_MAX, pattern=MANDATE_ID)
+    charge_date: IsoDate | None = None
     recollect_charged_back: bool = Field(
         default=False,
         description="Confirms collecting an invoice again although its payment was charged "
@@ -135,8 +153,11 @@ class MandateRequestEnvelope(BaseModel):
 
 
 class InstallationSettings(BaseModel):
+    # Strict: 0, 1, "yes" or "true" are not booleans here.
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"auto_collect_on_mandate": True}]}
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"auto_collect_on_mandate": True}]},
     )
 
     auto_collect_on_mandate: bool

@@ -119,3 +119,24 @@ async def test_official_signature_vector_is_accepted(
     # Valid, but for no organisation we serve: acknowledged, nothing stored.
     assert response.status_code == 204
     assert await inbox(app) == []
+
+
+async def test_signed_events_the_inbox_cannot_hold_are_400(
+    client: httpx.AsyncClient, connected: Connected
+) -> None:
+    # PostgreSQL refuses NUL in text, and the columns are bounded: such a body, even signed,
+    # is refused before any INSERT (a 500 would make GoCardless retry it for days).
+    for bad in (
+        event("EV\u0000001", "payments", "confirmed", {"payment": "PM001"}),
+        event("EV001", "payments", "confirmed", {"payment": "PM\u0000001"}),
+        event("EV001", "payments", "confirmed", {"payment": "PM001"}, organisation="OR\u00001"),
+        event("EV001", "payments\u0000", "confirmed", {"payment": "PM001"}),
+        event("EV001", "payments", "confirmed\u0000", {"payment": "PM001"}),
+        event("EV" + "1" * 40, "payments", "confirmed", {"payment": "PM001"}),
+        event("EV001", "payments", "c" * 65, {"payment": "PM001"}),
+    ):
+        body, headers = webhook([bad])
+        response = await client.post("/webhooks/gocardless", content=body, headers=headers)
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "bad_request"
+    assert await inbox(connected.app) == []

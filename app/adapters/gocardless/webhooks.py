@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from app.adapters.gocardless.models import Event
+from app.adapters.gocardless.models import Event, EventLinks
 
 SIGNATURE_HEADER = "Webhook-Signature"
 
@@ -28,6 +29,34 @@ class WebhookBatch:
     webhook_id: str | None
 
 
+# What the inbox stores in text columns must fit them: PostgreSQL refuses NUL in text and
+# the columns are bounded, so a signed but odd body is a 400, never a failed INSERT. Looser
+# than GoCardless's own ids (upper-case base 36 after a prefix), which may change.
+_Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+_Name = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")]
+
+
+class _WebhookEventLinks(EventLinks):
+    organisation: _Id | None = None
+    creditor: _Id | None = None
+    customer: _Id | None = None
+    mandate: _Id | None = None
+    new_mandate: _Id | None = None
+    payment: _Id | None = None
+    refund: _Id | None = None
+    billing_request: _Id | None = None
+    billing_request_flow: _Id | None = None
+    mandate_request_mandate: _Id | None = None
+    parent_event: _Id | None = None
+
+
+class _WebhookEvent(Event):
+    id: _Id | None = None
+    resource_type: _Name
+    action: _Name
+    links: _WebhookEventLinks = Field(default_factory=_WebhookEventLinks)
+
+
 class _WebhookMeta(BaseModel):
     model_config = ConfigDict(extra="ignore")
     webhook_id: str | None = None
@@ -35,7 +64,7 @@ class _WebhookMeta(BaseModel):
 
 class _WebhookBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    events: list[Event]
+    events: list[_WebhookEvent]
     meta: _WebhookMeta = Field(default_factory=_WebhookMeta)
 
 
@@ -55,4 +84,4 @@ def parse_webhook(body: bytes) -> WebhookBatch:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise MalformedWebhook(f"not a GoCardless webhook: {where}: {first['msg']}") from None
-    return WebhookBatch(events=parsed.events, webhook_id=parsed.meta.webhook_id)
+    return WebhookBatch(events=list(parsed.events), webhook_id=parsed.meta.webhook_id)
