@@ -37,6 +37,7 @@ from app.jobs.worker import run_worker as worker_loop
 from app.log import get_logger
 from app.metrics import Metrics
 from app.middleware import (
+    BodyLimitMiddleware,
     HeadAsGetMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
@@ -99,6 +100,16 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit_for=lambda path: (
+            settings.webhook_max_body_bytes
+            if path.startswith(webhooks.PREFIX)
+            else settings.api_max_body_bytes
+        ),
+        read_timeout=settings.body_read_timeout_seconds,
+    )
     if settings.cors_allowed_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -110,7 +121,6 @@ def create_app(
     app.add_middleware(
         SecurityHeadersMiddleware, widget_frame_ancestors=settings.widget_frame_ancestors
     )
-    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     if site is not None:
         app.include_router(site)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import PROBLEM_JSON, ContentTooLarge
 from app.metrics import Metrics
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -157,3 +163,60 @@ class HeadAsGetMiddleware:
         # In place, so outer middleware still sees which route answered.
         scope["method"] = "GET"
         await self.app(scope, receive, send_headers_only)
+
+
+class BodyLimitMiddleware:
+    """Request bodies bounded in size and in time, refused as early as possible.
+
+    A declared `Content-Length` over the path's limit is answered 413 before a byte of the
+    body is read; a body without one (chunked) is counted as it arrives and cut at the limit;
+    a body still arriving when the read deadline passes is answered 408. Errors raised from
+    `receive` are Starlette HTTPExceptions, so the app's handlers render them as problem+json.
+    (Starlette's own RequestBodyLimitMiddleware answers in plain text.)
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, limit_for: Callable[[str], int], read_timeout: float
+    ) -> None:
+        self.app = app
+        self.limit_for = limit_for
+        self.read_timeout = read_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            error = ContentTooLarge(f"the request body may be at most {limit} bytes")
+            response = JSONResponse(
+                error.problem(instance=scope["path"]),
+                status_code=error.status,
+                media_type=PROBLEM_JSON,
+                # The body stays unread: the connection cannot carry another request.
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        deadline = asyncio.get_running_loop().time() + self.read_timeout
+        received = 0
+        complete = False
+
+        async def bounded_receive() -> Message:
+            nonlocal received, complete
+            if complete:  # only disconnects are left: no deadline on waiting for those
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(408) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413)
+                complete = not message.get("more_body", False)
+            return message
+
+        await self.app(scope, bounded_receive, send)

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # False removes /docs, /redoc and /openapi.json.
     docs_enabled: bool = True
+    # Request bodies: the widget's JSON is small; a webhook batch holds up to 250 events.
+    api_max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # A body still arriving this long after the request began is refused (slow senders).
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0)
 
     log_json: bool = True
     log_level: str = "INFO"

@@ -11,11 +11,12 @@ from app.routers.deps import RuntimeDep, SessionDep
 from app.schemas.problems import problem_responses
 from app.services.webhooks import InvalidSignature, receive_webhook
 
+PREFIX = "/webhooks/"
 router = APIRouter(tags=["webhooks"])
 
 
 @router.post(
-    "/webhooks/gocardless",
+    f"{PREFIX}gocardless",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="GoCardless webhook receiver",
     description="Verifies `Webhook-Signature` (hex HMAC-SHA256 of the raw body), stores every "
