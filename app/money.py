@@ -53,6 +53,12 @@ SCHEME_CURRENCIES: Mapping[str, str] = MappingProxyType(
 )
 
 
+# The most one direct debit can carry in any scheme GoCardless uses: Bacs records hold the
+# amount in 11 digits of pence and SEPA's largest is 999,999,999.99. GoCardless refuses
+# lower amounts for many merchants, with an error of its own.
+MAX_DEBIT_MINOR_UNITS = 99_999_999_999
+
+
 def currency_exponent(currency: str) -> int:
     try:
         return CURRENCY_EXPONENTS[currency]

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, UTCDateTime, new_id
@@ -45,7 +45,8 @@ class InvoicePayment(Timestamps, Base):
     attempt: Mapped[int] = mapped_column(Integer)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
     mandate_id: Mapped[str] = mapped_column(String(32))
-    amount: Mapped[int] = mapped_column(Integer)
+    # Minor units: GoCardless amounts can exceed a 32-bit integer (21,474,836.47).
+    amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     # Filled in once GoCardless answers, in the same transaction that inserted the row.
     gc_payment_id: Mapped[str | None] = mapped_column(String(32))

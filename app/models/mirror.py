@@ -13,7 +13,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime
@@ -96,7 +107,8 @@ class GcPayment(CrmTracked, Base):
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     mandate_id: Mapped[str | None] = mapped_column(String(32))
-    amount: Mapped[int] = mapped_column(Integer)
+    # Minor units: GoCardless amounts can exceed a 32-bit integer (21,474,836.47).
+    amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(32))
     charge_date: Mapped[date | None] = mapped_column(Date)

@@ -38,7 +38,7 @@ from app.models import (
     InvoicePaymentState,
     ZohoConnection,
 )
-from app.money import InvalidAmount, MoneyError, to_minor_units
+from app.money import MAX_DEBIT_MINOR_UNITS, InvalidAmount, MoneyError, to_minor_units
 from app.runtime import Runtime
 from app.schemas.invoices import PaymentOut
 from app.services.crm_push import push_now
@@ -284,13 +284,19 @@ async def _open_payment(
 
 def _amount(invoice: Invoice) -> int:
     try:
-        return to_minor_units(invoice.total, invoice.currency)
+        amount = to_minor_units(invoice.total, invoice.currency)
     except InvalidAmount as exc:
         raise InvalidInvoiceAmount(
             f"the invoice total {invoice.total} {invoice.currency} cannot be collected: {exc}"
         ) from None
     except MoneyError as exc:
         raise CurrencyMismatch(f"GoCardless does not collect {invoice.currency}: {exc}") from None
+    if amount > MAX_DEBIT_MINOR_UNITS:
+        raise InvalidInvoiceAmount(
+            f"the invoice total {invoice.total} {invoice.currency} is more than a Direct Debit "
+            "can collect in one payment"
+        )
+    return amount
 
 
 async def _contacts_mandate(

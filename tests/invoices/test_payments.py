@@ -169,6 +169,20 @@ async def test_crash_between_gocardless_answer_and_commit_still_one_payment(
         ),
         (
             "MD0001",
+            invoice_record(INVOICE, "INV-001", "1000000000.00", "GBP", CONTACT),
+            422,
+            "invalid_amount",
+            "more than a Direct Debit",
+        ),
+        (
+            "MD0001",
+            invoice_record(INVOICE, "INV-001", "1E+30", "GBP", CONTACT),
+            422,
+            "invalid_amount",
+            "more than a Direct Debit",
+        ),
+        (
+            "MD0001",
             invoice_record(INVOICE, "INV-001", "10", "JPY", CONTACT),
             422,
             "currency_mismatch",
@@ -200,6 +214,18 @@ async def test_bad_payments_are_refused_with_clear_problems(
     body = response.json()
     assert body["code"] == code and words in body["detail"]
     assert apis.creates == 0
+
+
+async def test_amounts_beyond_32_bits_are_kept_whole(
+    client: httpx.AsyncClient, ready: Ready, apis: FakeApis
+) -> None:
+    apis.invoices[INVOICE] = invoice_record(INVOICE, "INV-001", "30000000.00", "GBP", CONTACT)
+    response = await client.post(PAYMENTS, headers=ready.headers, json={"mandate_id": "MD0001"})
+    assert response.status_code == 201, response.text
+    assert response.json()["payment"]["amount"] == 3_000_000_000
+    async with ready.app.state.runtime.sessionmaker() as session:
+        stored = await session.scalar(select(InvoicePayment.amount))
+    assert stored == 3_000_000_000
 
 
 async def test_charge_date_is_checked(
