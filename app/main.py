@@ -42,6 +42,7 @@ from app.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from app.openapi import install_openapi
 from app.routers import health, installations, invoices, oauth, pages, webhooks
 from app.routers.routing import body_was_not_json
 from app.runtime import open_runtime
@@ -135,6 +136,7 @@ def create_app(
         "/widget", StaticFiles(directory=WIDGET_DIR, html=True, check_dir=False), name="widget"
     )
     _install_error_handlers(app)
+    install_openapi(app)
     return app
 
 

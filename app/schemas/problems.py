@@ -26,10 +26,7 @@ def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]
         by_status.setdefault(error.status, []).append(error)
     responses: dict[int | str, dict[str, Any]] = {}
     for status, group in sorted(by_status.items()):
-        examples = {
-            error.code: {"value": error("…").problem() | {"detail": _example_detail(error)}}
-            for error in group
-        }
+        examples = {error.code: {"value": problem_example(error)} for error in group}
         responses[status] = {
             "model": Problem,
             "description": ", ".join(error.title for error in group),
@@ -38,5 +35,6 @@ def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]
     return responses
 
 
-def _example_detail(error: type[AppError]) -> str:
-    return (error.__doc__ or error.title).strip().splitlines()[0]
+def problem_example(error: type[AppError]) -> dict[str, Any]:
+    detail = (error.__doc__ or error.title).strip().splitlines()[0]
+    return error("…").problem() | {"detail": detail}

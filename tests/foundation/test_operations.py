@@ -175,3 +175,59 @@ async def test_every_api_operation_documents_errors_and_examples(client: httpx.A
                 assert content["examples"], f"{method} {path} {code} has no example"
     for name in ("InstallationCreate", "InstallationCreated", "PaymentCreate", "PaymentOut"):
         assert schemas[name].get("examples"), name
+
+
+def _strings(schema: dict[str, Any], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every string schema reachable from `schema` (through refs, properties, items, anyOf)."""
+    if "$ref" in schema:
+        return _strings(schemas[schema["$ref"].rsplit("/", 1)[1]], schemas)
+    found = [schema] if schema.get("type") == "string" and "enum" not in schema else []
+    for key in ("anyOf", "oneOf", "allOf"):
+        for part in schema.get(key, []):
+            found += _strings(part, schemas)
+    for part in schema.get("properties", {}).values():
+        found += _strings(part, schemas)
+    if isinstance(schema.get("items"), dict):
+        found += _strings(schema["items"], schemas)
+    return found
+
+
+async def test_openapi_says_what_the_service_answers(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["ApiKey"] == schemes["ApiKey"] | {"type": "http", "scheme": "bearer"}
+    assert (
+        schemes["WebhookSignature"] | {"in": "header", "name": "Webhook-Signature"}
+        == (schemes["WebhookSignature"])
+    )
+    assert "HTTPValidationError" not in schemas
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method} {path}"
+            for code, response in operation["responses"].items():
+                if code[0] in "45":
+                    # Problem, and only problem+json, on every error of every operation.
+                    assert list(response["content"]) == ["application/problem+json"], where
+                    schema = response["content"]["application/problem+json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Problem"}, where
+            if path.startswith("/api/") or path.startswith("/webhooks/"):
+                assert operation.get("security"), f"{where} names no credential"
+            if "requestBody" in operation:
+                assert {"400", "413"} <= operation["responses"].keys(), where
+            # Strings the service bounds say so: path ids and request bodies.
+            parameters = operation.get("parameters", [])
+            path_params = [p["schema"] for p in parameters if p["in"] == "path"]
+            bounded = [s for p in path_params for s in _strings(p, schemas)]
+            if path.startswith("/api/") and "requestBody" in operation:
+                body = operation["requestBody"]["content"]["application/json"]["schema"]
+                bounded += _strings(body, schemas)
+            for string in bounded:
+                assert "maxLength" in string or "format" in string, (where, string)
+    webhook = spec["paths"]["/webhooks/gocardless"]["post"]
+    assert webhook["security"] == [{"WebhookSignature": []}]
+    body = webhook["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/GoCardlessWebhook"}
+    assert "events" in schemas["GoCardlessWebhook"]["required"]
+    assert {"498", "400", "413"} <= webhook["responses"].keys()
+    assert "503" in spec["paths"]["/readyz"]["get"]["responses"]
