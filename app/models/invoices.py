@@ -83,7 +83,7 @@ class MandateRequest(Timestamps, Base):
     email: Mapped[str] = mapped_column(String(320))
     currency: Mapped[str] = mapped_column(String(3))
     # The invoice total when the link was sent: auto-collect takes no other amount.
-    amount: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
     billing_request_id: Mapped[str] = mapped_column(String(32))
     flow_id: Mapped[str] = mapped_column(String(32))
     flows_created: Mapped[int] = mapped_column(Integer, default=1)

@@ -219,7 +219,7 @@ async def post_cancel_payment(
     responses=problem_responses(NotFound, PaymentNotRetryable, *_COMMON),
 )
 async def post_retry_payment(
-    payment_id: GoCardlessId, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
+    payment_id: PaymentId, caller: WidgetCallerDep, session: SessionDep, runtime: RuntimeDep
 ) -> PaymentEnvelope:
     assert caller.zoho is not None
     payment = await retry_invoice_payment(
