@@ -423,6 +423,22 @@ def not_cancellable(payment: Payment) -> PaymentNotCancellable:
     )
 
 
+async def live_payment(
+    session: AsyncSession, runtime: Runtime, installation: Installation, payment_id: str
+) -> tuple[GoCardlessClient, GcPayment, Payment]:
+    """The organisation's payment as the mirror knows it and as GoCardless says it is now.
+
+    The mirror only proves the payment is this installation's; it may be stale, so whether
+    the payment can still be cancelled or retried is judged on GoCardless's answer.
+    """
+    connection = await require_gocardless(session, runtime, installation)
+    known = await session.get(GcPayment, (installation.id, payment_id))
+    if known is None:
+        raise NotFound(f"no GoCardless payment {payment_id} in this organisation")
+    gc = gocardless_client(runtime, connection)
+    return gc, known, await gc.get_payment(payment_id)
+
+
 async def cancel_invoice_payment(
     session: AsyncSession,
     runtime: Runtime,
@@ -431,13 +447,7 @@ async def cancel_invoice_payment(
     user_id: str | None,
     payment_id: str,
 ) -> PaymentOut:
-    connection = await require_gocardless(session, runtime, installation)
-    known = await session.get(GcPayment, (installation.id, payment_id))
-    if known is None:
-        raise NotFound(f"no GoCardless payment {payment_id} in this organisation")
-    gc = gocardless_client(runtime, connection)
-    # The mirror may be stale; only GoCardless knows whether it is still cancellable.
-    current = await gc.get_payment(payment_id)
+    gc, _, current = await live_payment(session, runtime, installation, payment_id)
     fetched_at = datetime.now(UTC)
     if current.status != "pending_submission":
         await store_payments(

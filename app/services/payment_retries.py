@@ -16,17 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.errors import GoCardlessInvalidState
 from app.adapters.gocardless.models import Payment
-from app.errors import AppError, NotFound
+from app.errors import AppError
 from app.log import get_logger
 from app.models import GcPayment, Installation, InvoicePayment, InvoicePaymentState, ZohoConnection
 from app.runtime import Runtime
 from app.schemas.invoices import PaymentOut
-from app.services.installations import require_gocardless
-from app.services.invoice_payments import API_KEY_ACTOR, payment_to_crm_now
+from app.services.invoice_payments import API_KEY_ACTOR, live_payment, payment_to_crm_now
 from app.services.invoices import payment_out
 from app.services.mirror import store_payments
 from app.services.payment_standing import Standing, verdict
-from app.services.providers import gocardless_client, zoho_crm
+from app.services.providers import zoho_crm
 
 log = get_logger("app.services.payment_retries")
 
@@ -43,13 +42,7 @@ async def retry_invoice_payment(
     user_id: str | None,
     payment_id: str,
 ) -> PaymentOut:
-    connection = await require_gocardless(session, runtime, installation)
-    known = await session.get(GcPayment, (installation.id, payment_id))
-    if known is None:
-        raise NotFound(f"no GoCardless payment {payment_id} in this organisation")
-    gc = gocardless_client(runtime, connection)
-    # The mirror may be stale; only GoCardless knows whether it can be retried.
-    current = await gc.get_payment(payment_id)
+    gc, known, current = await live_payment(session, runtime, installation, payment_id)
     judged = await verdict(gc, current)
     if judged.standing != Standing.retryable:
         # Kept although the request fails: the popup should show what GoCardless just said.
