@@ -10,6 +10,8 @@ from app.models.invoices import (
     InvoicePaymentState,
     MandateRequest,
     MandateRequestStatus,
+    PaymentNotice,
+    PaymentRefund,
 )
 from app.models.mirror import CrmState, GcCustomer, GcMandate, GcPayment
 from app.models.oauth_state import OAuthState
@@ -37,6 +39,8 @@ __all__ = [
     "MandateRequest",
     "MandateRequestStatus",
     "OAuthState",
+    "PaymentNotice",
+    "PaymentRefund",
     "RateBudget",
     "SetupEmail",
     "SyncChain",

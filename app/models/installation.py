@@ -47,6 +47,14 @@ class Installation(Timestamps, Base):
     auto_collect_on_mandate: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # Reconciliation (off while both values are null): the Invoice Status picklist value
+    # set once a payment is collected (on `confirmed` or on `paid_out`, as chosen), and
+    # the one set back when it fails or is charged back.
+    invoice_status_collected: Mapped[str | None] = mapped_column(String(120))
+    invoice_status_collected_on: Mapped[str] = mapped_column(
+        String(16), default="confirmed", server_default="confirmed"
+    )
+    invoice_status_failed: Mapped[str | None] = mapped_column(String(120))
 
 
 class ApiKey(Timestamps, Base):

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamps, UTCDateTime, new_id
@@ -93,4 +93,47 @@ class MandateRequest(Timestamps, Base):
     mandate_id: Mapped[str | None] = mapped_column(String(32))
     customer_id: Mapped[str | None] = mapped_column(String(32))
     emails_sent: Mapped[int] = mapped_column(Integer, default=0)
+    requested_by_user: Mapped[str | None] = mapped_column(String(32))
+
+
+class PaymentNotice(Timestamps, Base):
+    """The Note and Task one failure or charge-back event adds to its invoice in the CRM.
+
+    One row per GoCardless event (unique), so redelivery, retries and crashes add them once;
+    `*_started` marks a create that was sent, so after a crash the CRM is searched for it
+    before anything is created again.
+    """
+
+    __tablename__ = "payment_notices"
+    __table_args__ = (
+        Index("uq_payment_notices_event", "installation_id", "event_id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    installation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[str] = mapped_column(String(32))
+    payment_id: Mapped[str] = mapped_column(String(32))
+    invoice_id: Mapped[str] = mapped_column(String(32))
+    note_id: Mapped[str | None] = mapped_column(String(32))
+    note_started: Mapped[bool] = mapped_column(Boolean, default=False)
+    task_id: Mapped[str | None] = mapped_column(String(32))
+    task_started: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PaymentRefund(Timestamps, Base):
+    """A refund asked for from the widget: its idempotency key outlives retries and clicks."""
+
+    __tablename__ = "payment_refunds"
+    __table_args__ = (Index("ix_payment_refunds_payment", "installation_id", "payment_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    installation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE")
+    )
+    payment_id: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    refund_id: Mapped[str | None] = mapped_column(String(32))
     requested_by_user: Mapped[str | None] = mapped_column(String(32))

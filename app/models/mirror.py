@@ -100,6 +100,7 @@ class GcPayment(CrmTracked, Base):
         Index("ix_gc_payments_mandate", "installation_id", "mandate_id"),
         Index("ix_gc_payments_invoice", "installation_id", "invoice_id"),
         Index("ix_gc_payments_crm_state", "installation_id", "crm_state"),
+        Index("ix_gc_payments_payout", "installation_id", "payout_id"),
     )
 
     installation_id: Mapped[uuid.UUID] = mapped_column(
@@ -122,3 +123,13 @@ class GcPayment(CrmTracked, Base):
     # Sync Now listed this payment before its customer was in the CRM (the chains run at
     # once): it waits, so its one upsert carries the Customer lookup.
     crm_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Minor units, as GoCardless counts them on the payment (refunds that bounced excluded).
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The latest failure or charge-back, in plain words, and the event that said it (by
+    # its time, then id): an older event processed late never replaces a newer reason.
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    failure_reason_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failure_event_id: Mapped[str | None] = mapped_column(String(32))
+    # Only the `paid_out` event names the payout; its arrival date is the Payout_Date.
+    payout_id: Mapped[str | None] = mapped_column(String(32))
+    payout_date: Mapped[date | None] = mapped_column(Date)

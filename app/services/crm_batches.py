@@ -77,6 +77,12 @@ class PaymentFields(Protocol):
     @property
     def invoice_id(self) -> str | None: ...
     @property
+    def amount_refunded(self) -> int: ...
+    @property
+    def failure_reason(self) -> str | None: ...
+    @property
+    def payout_date(self) -> date | None: ...
+    @property
     def crm_version(self) -> int: ...
 
 
@@ -124,6 +130,9 @@ def payment_record(payment: PaymentFields, customer_record_id: str | None) -> di
         "Charge_Date": payment.charge_date,
         "GoCardless_Mandate_ID": payment.mandate_id,
         "Description": payment.description,
+        "Failure_Reason": payment.failure_reason,
+        "Amount_Refunded": from_minor_units(payment.amount_refunded, payment.currency),
+        "Payout_Date": payment.payout_date,
     }
     if customer_record_id:
         record["Customer"] = {"id": customer_record_id}

@@ -21,6 +21,7 @@ _RESOURCE_LINK = {
     "customers": "customer",
     "billing_requests": "billing_request",
     "refunds": "refund",
+    "payouts": "payout",
     "creditors": "creditor",
     "organisations": "organisation",
 }

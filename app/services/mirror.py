@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, case, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.adapters.gocardless.models import Customer, Mandate, Payment
+from app.adapters.gocardless.models import Customer, Mandate, Payment, Payout
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment
 from app.money import UnknownScheme, scheme_currency
 
@@ -174,6 +174,7 @@ _PAYMENT_FIELDS = (
     "reference",
     "description",
     "invoice_id",
+    "amount_refunded",
 )
 
 
@@ -201,6 +202,7 @@ async def store_payments(
             "charge_date": p.charge_date,
             "reference": p.reference,
             "description": p.description,
+            "amount_refunded": p.amount_refunded or 0,
             "gc_metadata": dict(p.metadata),
             "invoice_id": invoice_of(p.metadata, zoho_org_id),
             "gc_created_at": p.created_at,
@@ -235,6 +237,78 @@ async def store_payments(
         where=GcPayment.fetched_at <= excluded.fetched_at,
     )
     await session.execute(statement, rows)
+
+
+def _bump() -> dict[str, Any]:
+    """The CRM-queue columns of a changed payment row (see `_crm_queue`)."""
+    return {
+        "crm_version": GcPayment.crm_version + 1,
+        "crm_state": CrmState.pending.value,
+        "crm_attempts": 0,
+        "crm_retry_at": None,
+    }
+
+
+async def record_failure(
+    session: AsyncSession,
+    installation_id: uuid.UUID,
+    payment_id: str,
+    reason: str | None,
+    event: tuple[datetime, str],
+) -> None:
+    """Keep the reason of the payment's latest failure or charge-back: the latest event by
+    (time, id), the order `latest_event` picks in, whatever order they are processed in."""
+    at, event_id = event
+    await session.execute(
+        update(GcPayment)
+        .where(
+            GcPayment.installation_id == installation_id,
+            GcPayment.id == payment_id,
+            or_(
+                GcPayment.failure_reason_at.is_(None),
+                GcPayment.failure_reason_at < at,
+                and_(GcPayment.failure_reason_at == at, GcPayment.failure_event_id < event_id),
+            ),
+        )
+        .values(
+            failure_reason=reason,
+            failure_reason_at=at,
+            failure_event_id=event_id,
+            **{
+                key: case(
+                    (GcPayment.failure_reason.is_distinct_from(reason), value),
+                    else_=getattr(GcPayment, key),
+                )
+                for key, value in _bump().items()
+            },
+        )
+    )
+
+
+async def record_payout(
+    session: AsyncSession,
+    installation_id: uuid.UUID,
+    payout: Payout,
+    payment_ids: Sequence[str] | None = None,
+) -> None:
+    """Link payments to their payout (the `paid_out` event names them) and give every
+    payment of the payout its arrival date."""
+    conditions: list[ColumnElement[bool]] = [GcPayment.installation_id == installation_id]
+    if payment_ids is not None:
+        conditions.append(GcPayment.id.in_(payment_ids))
+    else:
+        conditions.append(GcPayment.payout_id == payout.id)
+    await session.execute(
+        update(GcPayment)
+        .where(
+            *conditions,
+            or_(
+                GcPayment.payout_id.is_distinct_from(payout.id),
+                GcPayment.payout_date.is_distinct_from(payout.arrival_date),
+            ),
+        )
+        .values(payout_id=payout.id, payout_date=payout.arrival_date, **_bump())
+    )
 
 
 def _table(model: type[Any]) -> Table:

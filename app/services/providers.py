@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from app.adapters.gocardless.client import GoCardlessClient
@@ -18,7 +19,9 @@ def zoho_crm(
     *,
     tokens: ZohoTokenSource | None = None,
     api_domain: str | None = None,
+    triggers: Sequence[str] | None = None,
 ) -> ZohoCRM:
+    """`triggers` overrides ZOHO_CRM_TRIGGERS: Sync Now writes with none (`()`)."""
     settings = runtime.settings
     return ZohoCRM(
         runtime.http,
@@ -27,7 +30,7 @@ def zoho_crm(
         tokens=tokens or ZohoTokenStore(runtime, connection.installation_id, connection),
         names=ZohoNames(settings.zoho_namespace),
         limiter=runtime.zoho_limiters.for_org(connection.org_id),
-        triggers=settings.zoho_crm_triggers,
+        triggers=settings.zoho_crm_triggers if triggers is None else triggers,
         sleep=runtime.provider_sleep,
     )
 

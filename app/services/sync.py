@@ -180,7 +180,9 @@ async def _advance(runtime: Runtime, installation_id: uuid.UUID, lease: HeldLeas
     if gocardless is None or not gocardless_usable(gocardless) or zoho is None:
         raise GoCardlessNotAuthorized("the GoCardless or Zoho connection went away")
     gc = gocardless_client(runtime, gocardless, priority="background")
-    crm = zoho_crm(runtime, zoho)
+    # A backfill copies history: CRM workflows are for changes as they happen, so none run
+    # (`trigger: []`); real-time writes after it keep ZOHO_CRM_TRIGGERS.
+    crm = zoho_crm(runtime, zoho, triggers=())
     events_since = run.events_since or await note_event_position(runtime, gc, installation_id)
     stage = SyncStage(run.stage)
     if stage is SyncStage.listing:

@@ -148,7 +148,31 @@ def _expected_payment(merchant: Organisation, payment: Payment, view: CrmView) -
         "GoCardless_Mandate_ID": payment.mandate,
         "Customer": customer_record["id"] if customer_record else None,
         "Description": payment.description,
+        "Amount_Refunded": Decimal(payment.amount_refunded) / 100,
+        "Payout_Date": _payout_date(merchant, payment),
+        "Failure_Reason": _failure_reason(merchant, payment),
     }
+
+
+def _payout_date(merchant: Organisation, payment: Payment) -> str | None:
+    payout = merchant.payouts.get(payment.payout) if payment.payout else None
+    return payout.arrival_date.isoformat() if payout else None
+
+
+def _failure_reason(merchant: Organisation, payment: Payment) -> str | None:
+    """The latest failed or charged_back event's cause and description, in words."""
+    events = [
+        event
+        for event_id in merchant.events.ids_for("payment", payment.id)
+        if (event := merchant.events.get(event_id)) is not None
+        and event.resource_type == "payments"
+        and event.action in ("failed", "charged_back")
+    ]
+    if not events:
+        return None
+    latest = max(events, key=lambda e: (e.created_at, e.id or ""))
+    cause = str(latest.details.get("cause") or "").replace("_", " ")
+    return f"{cause}: {latest.details.get('description')}"
 
 
 def mismatches(merchant: Organisation, crm_org: Org, namespace: str = "") -> list[str]:

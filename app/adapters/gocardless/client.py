@@ -31,6 +31,7 @@ from app.adapters.gocardless.models import (
     Mandate,
     Page,
     Payment,
+    Payout,
     Refund,
     ResourceEnvelope,
 )
@@ -59,6 +60,7 @@ CUSTOMER_BANK_ACCOUNTS = _resource("/customer_bank_accounts", CustomerBankAccoun
 MANDATES = _resource("/mandates", Mandate)
 PAYMENTS = _resource("/payments", Payment)
 REFUNDS = _resource("/refunds", Refund)
+PAYOUTS = _resource("/payouts", Payout)
 EVENTS = _resource("/events", Event)
 BILLING_REQUESTS = _resource("/billing_requests", BillingRequest)
 BILLING_REQUEST_FLOWS = _resource("/billing_request_flows", BillingRequestFlow)
@@ -217,6 +219,11 @@ class GoCardlessClient:
 
     def iter_refunds(self, **filters: Filter) -> AsyncIterator[Refund]:
         return self._iter(REFUNDS, filters)
+
+    # Payouts
+
+    async def get_payout(self, payout_id: str) -> Payout:
+        return await self._get(PAYOUTS, payout_id)
 
     # Events
 

@@ -142,6 +142,17 @@ class Refund(GoCardlessModel):
     links: RefundLinks = Field(default_factory=RefundLinks)
 
 
+class Payout(GoCardlessModel):
+    id: str
+    created_at: datetime | None = None
+    amount: int | None = None
+    currency: str | None = None
+    # When the money is due in the merchant's bank account.
+    arrival_date: date | None = None
+    status: str | None = None
+    reference: str | None = None
+
+
 class MandateRequest(GoCardlessModel):
     currency: str | None = None
     scheme: str | None = None
@@ -192,6 +203,7 @@ class EventLinks(Links):
     new_mandate: str | None = None
     payment: str | None = None
     refund: str | None = None
+    payout: str | None = None
     billing_request: str | None = None
     billing_request_flow: str | None = None
     mandate_request_mandate: str | None = None
@@ -232,6 +244,7 @@ _RESOURCE_KEYS = AliasChoices(
     "mandates",
     "payments",
     "refunds",
+    "payouts",
     "events",
     "billing_requests",
     "billing_request_flows",

@@ -36,6 +36,9 @@ PAYMENT_FIELDS: tuple[str, ...] = (
     "Customer",
     "Invoice",
     "Description",
+    "Failure_Reason",
+    "Amount_Refunded",
+    "Payout_Date",
 )
 MODULE_FIELDS: Mapping[str, tuple[str, ...]] = {
     CUSTOMERS: CUSTOMER_FIELDS,
@@ -52,7 +55,7 @@ LOOKUPS: Mapping[str, Mapping[str, str]] = {
     PAYMENTS: {"Customer": CUSTOMERS, "Invoice": INVOICES},
 }
 # Fields whose values are money in major units; read back as Decimal.
-DECIMAL_FIELDS: Mapping[str, frozenset[str]] = {PAYMENTS: frozenset({"Amount"})}
+DECIMAL_FIELDS: Mapping[str, frozenset[str]] = {PAYMENTS: frozenset({"Amount", "Amount_Refunded"})}
 
 # Fields Zoho creates in every module (the contract's `Name` and `Email` among them);
 # the extension does not own them, so they carry no prefix. `Currency` is NOT here: the

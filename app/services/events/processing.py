@@ -15,10 +15,19 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from app.adapters.gocardless.errors import GoCardlessError, GoCardlessUnauthorized
+from app.adapters.gocardless.models import Event
 from app.adapters.zoho.errors import ZohoError
 from app.log import get_logger
-from app.models import ConnectionStatus, EventStatus, GoCardlessConnection, Installation
+from app.models import (
+    ConnectionStatus,
+    EventStatus,
+    GoCardlessConnection,
+    InboxEvent,
+    Installation,
+)
 from app.runtime import Runtime
 from app.services.events import claims
 from app.services.events.claims import Claimed
@@ -84,6 +93,18 @@ def _groups(events: list[Claimed]) -> list[_Group]:
     return list(groups.values())
 
 
+async def _payloads(runtime: Runtime, events: list[Claimed]) -> list[Event]:
+    """The events as GoCardless sent them: what a refetch cannot tell (a failure's cause,
+    the payout a payment went out in) is only in them."""
+    async with runtime.sessionmaker() as session:
+        payloads = (
+            await session.scalars(
+                select(InboxEvent.payload).where(InboxEvent.pk.in_([e.pk for e in events]))
+            )
+        ).all()
+    return [Event.model_validate(payload) for payload in payloads]
+
+
 async def _accounts(
     runtime: Runtime, installation_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, _Account]:
@@ -139,7 +160,10 @@ async def _process(runtime: Runtime, account: _Account, group: _Group) -> None:
     try:
         async with asyncio.timeout(timeout):
             handled = await account.refresher.handle(
-                group.resource_type, group.resource_id, group.action or events[0].action
+                group.resource_type,
+                group.resource_id,
+                group.action or events[0].action,
+                await _payloads(runtime, events),
             )
     except GoCardlessUnauthorized:
         # Access was revoked before (or without) the disconnect event reaching us.

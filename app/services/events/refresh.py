@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, update
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.client import GoCardlessClient
 from app.adapters.gocardless.errors import GoCardlessNotFound
+from app.adapters.gocardless.models import Event
 from app.adapters.zoho.errors import ZohoError
 from app.adapters.zoho.names import CONTACTS
 from app.log import get_logger
@@ -32,12 +33,28 @@ from app.models import (
 from app.runtime import Runtime
 from app.services.installations import zoho_usable
 from app.services.mandate_fulfilment import mandate_request_cancelled, mandate_request_fulfilled
-from app.services.mirror import store_customers, store_mandates, store_payments
+from app.services.mirror import (
+    record_failure,
+    record_payout,
+    store_customers,
+    store_mandates,
+    store_payments,
+)
+from app.services.payment_standing import failure_reason
 from app.services.providers import zoho_crm
 
 log = get_logger("app.services.events.refresh")
 
 META_CONTACT_ID = "zoho_contact_id"
+# The events that say why a payment did not (or no longer does) pay its invoice.
+FAILURE_ACTIONS = frozenset({"failed", "charged_back"})
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _latest(events: Iterable[Event]) -> Event | None:
+    """The most recent of these events by GoCardless's own time (delivery order is not),
+    then by id, so events of one instant always end in the same one."""
+    return max(events, key=lambda event: (event.created_at or _NEVER, event.id or ""), default=None)
 
 
 class Refresher:
@@ -51,7 +68,13 @@ class Refresher:
         # (payments of one mandate) wait for instead of fetching them again.
         self._related: dict[str, asyncio.Future[None]] = {}
 
-    async def handle(self, resource_type: str, resource_id: str | None, action: str) -> bool:
+    async def handle(
+        self,
+        resource_type: str,
+        resource_id: str | None,
+        action: str,
+        events: Sequence[Event] = (),
+    ) -> bool:
         if resource_type == "organisations" and action == "disconnected":
             await self._disconnected()
             return True
@@ -61,7 +84,11 @@ class Refresher:
         if resource_id is None:
             return False
         if resource_type == "payments":
-            await self.refresh_payment(resource_id)
+            await self.refresh_payment(resource_id, events)
+        elif resource_type == "refunds":
+            await self._refund(resource_id)
+        elif resource_type == "payouts":
+            await self._payout(resource_id)
         elif resource_type == "mandates":
             await self.refresh_mandate(resource_id)
         elif resource_type == "customers":
@@ -74,11 +101,17 @@ class Refresher:
             return False
         return True
 
-    async def refresh_payment(self, payment_id: str) -> None:
+    async def refresh_payment(self, payment_id: str, events: Sequence[Event] = ()) -> None:
+        """Store the payment as it is now, and what only its events say: the latest failure's
+        reason and the payout it went out in."""
         fetched_at = datetime.now(UTC)
         payment = await self.gc.get_payment(payment_id)
         if payment.links.mandate:
             await self._ensure_mandate(payment.links.mandate)
+        failure = _latest(e for e in events if e.action in FAILURE_ACTIONS)
+        paid_out = _latest(e for e in events if e.action == "paid_out" and e.links.payout)
+        payout_id = paid_out.links.payout if paid_out else None
+        payout = await self.gc.get_payout(payout_id) if payout_id else None
         async with self.runtime.sessionmaker() as session, session.begin():
             await store_payments(
                 session,
@@ -87,6 +120,31 @@ class Refresher:
                 fetched_at,
                 zoho_org_id=self.installation.zoho_org_id,
             )
+            if failure is not None and failure.created_at is not None and failure.id:
+                reason = failure_reason(failure.details.cause, failure.details.description)
+                await record_failure(
+                    session,
+                    self.installation.id,
+                    payment.id,
+                    reason,
+                    (failure.created_at, failure.id),
+                )
+            if payout is not None:
+                await record_payout(session, self.installation.id, payout, [payment.id])
+
+    async def _refund(self, refund_id: str) -> None:
+        """A refund changes what its payment says it has refunded: the payment is read again."""
+        try:
+            refund = await self.gc.get_refund(refund_id)
+        except GoCardlessNotFound:
+            return
+        if refund.links.payment:
+            await self.refresh_payment(refund.links.payment)
+
+    async def _payout(self, payout_id: str) -> None:
+        payout = await self.gc.get_payout(payout_id)
+        async with self.runtime.sessionmaker() as session, session.begin():
+            await record_payout(session, self.installation.id, payout)
 
     async def refresh_mandate(self, mandate_id: str) -> None:
         fetched_at = datetime.now(UTC)

@@ -166,6 +166,18 @@ async def set_verification(
     return {"verification_status": body.status}
 
 
+class Refunds(BaseModel):
+    enabled: bool
+
+
+@router.put("/organisations/{organisation_id}/refunds")
+async def set_refunds(organisation_id: str, body: Refunds, request: Request) -> dict[str, bool]:
+    """Switch refunds on or off for the creditor (GoCardless enables them on request)."""
+    org = _org(simulator(request), organisation_id)
+    org.creditor.can_create_refunds = body.enabled
+    return {"can_create_refunds": body.enabled}
+
+
 @router.post("/organisations/{organisation_id}/seed")
 async def seed(organisation_id: str, body: SeedRequest, request: Request) -> dict[str, int]:
     state = simulator(request)
@@ -349,6 +361,21 @@ async def move_payment(payment_id: str, body: StatusMove, request: Request) -> d
     except (lifecycle.TransitionRefused, GoCardlessError) as exc:
         raise HTTPException(409, str(exc)) from exc
     return payment.to_json()
+
+
+@router.post("/refunds/{refund_id}/fail")
+async def fail_refund(refund_id: str, request: Request) -> dict[str, Any]:
+    """The customer's bank returns a refund (`refunds` `failed`)."""
+    state = simulator(request)
+    for org in state.organisations.values():
+        refund = org.refunds.get(refund_id)
+        if refund is not None:
+            try:
+                lifecycle.fail_refund(state, org, refund)
+            except lifecycle.TransitionRefused as exc:
+                raise HTTPException(409, str(exc)) from exc
+            return refund.to_json()
+    raise HTTPException(404, f"no refund {refund_id}")
 
 
 @router.post("/mandates/{mandate_id}/status")

@@ -15,14 +15,13 @@ from app.simulators.gocardless.responses import found, paged, single
 from app.simulators.gocardless.validation import list_query
 
 router = APIRouter()
-INDEXED_LINKS = ("payment", "mandate", "billing_request", "creditor", "refund")
+INDEXED_LINKS = ("payment", "mandate", "billing_request", "creditor", "refund", "payout")
 OTHER_LINKS = (
     "export",
     "instalment_schedule",
     "outbound_payment",
     "parent_event",
     "payer_authorisation",
-    "payout",
     "scheme_identifier",
     "subscription",
     "payment_account_transaction",
@@ -113,6 +112,8 @@ def _current(ctx: ApiContext, include: str, resource_id: str) -> dict[str, Any] 
         return lifecycle.refresh(ctx.state, mandate).to_json()
     if include == "customer" and (customer := org.customers.get(resource_id)):
         return customer.to_json()
+    if include == "payout" and (payout := org.payouts.get(resource_id)):
+        return payout.to_json()
     if include == "refund" and (refund := org.refunds.get(resource_id)):
         return refund.to_json()
     if include == "billing_request" and (request := org.billing_requests.get(resource_id)):

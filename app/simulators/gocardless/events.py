@@ -120,6 +120,22 @@ DETAILS: dict[tuple[str, str], tuple[str, str, str]] = {
         "billing_request_cancelled",
         "This billing request has been cancelled, none of the resources have been created.",
     ),
+    ("refunds", "created"): (_API, "refund_created", "The refund has been created."),
+    ("refunds", "paid"): (
+        _GC,
+        "refund_paid",
+        "The refund has been paid to your customer.",
+    ),
+    ("refunds", "failed"): (
+        _GC,
+        "refund_failed",
+        "The refund did not reach your customer. It was returned to you.",
+    ),
+    ("payouts", "paid"): (
+        _GC,
+        "payout_paid",
+        "GoCardless has transferred the payout to the creditor's bank account.",
+    ),
     ("creditors", "updated"): (_GC, "creditor_updated", "This creditor has been updated."),
     ("organisations", "disconnected"): (
         _GC,
@@ -141,6 +157,7 @@ SINGULAR = {
     "billing_requests": "billing_request",
     "creditors": "creditor",
     "refunds": "refund",
+    "payouts": "payout",
     "organisations": "organisation",
 }
 
@@ -197,6 +214,7 @@ def emit(
         billing_request=all_links.get("billing_request"),
         creditor=all_links.get("creditor"),
         refund=all_links.get("refund"),
+        payout=all_links.get("payout"),
     )
     for endpoint in state.endpoints_for(org.id):
         state.dispatcher.submit(endpoint, event)

@@ -24,7 +24,7 @@ from app.simulators.gocardless.formats import (
     at_business_hour,
     subtract_working_days,
 )
-from app.simulators.gocardless.resources import Mandate, Payment
+from app.simulators.gocardless.resources import Mandate, Payment, Payout, Refund
 from app.simulators.gocardless.state import Organisation, ScheduledTransition, SimulatorState
 
 MAX_RETRIES = 3
@@ -72,7 +72,7 @@ def refresh(state: SimulatorState, mandate: Mandate) -> Mandate:
 def _schedule(
     state: SimulatorState,
     org: Organisation,
-    kind: Literal["payment", "mandate"],
+    kind: Literal["payment", "mandate", "refund", "payout"],
     resource_id: str,
     status: str,
     day: date,
@@ -128,6 +128,17 @@ def tick(state: SimulatorState, org: Organisation) -> None:
             payment = org.payments.get(step.resource_id)
             if payment is not None and payment.status == step.from_status:
                 _advance_payment(state, org, payment, at)
+        elif step.kind == "refund":
+            refund = org.refunds.get(step.resource_id)
+            if refund is not None and refund.status == step.from_status:
+                _advance_refund(state, org, refund, at)
+        elif step.kind == "payout":
+            payout = org.payouts.get(step.resource_id)
+            if payout is not None and payout.status == step.from_status:
+                payout.status = "paid"
+                emit(
+                    state, org, resource_type="payouts", action="paid", resource_id=payout.id, at=at
+                )
         else:
             mandate = org.mandates.get(step.resource_id)
             if mandate is not None and mandate.status == step.from_status:
@@ -248,6 +259,8 @@ def enter_payment_status(
 ) -> None:
     payment.status = status
     action = "resubmission_requested" if status == "pending_submission" else status
+    if status == "paid_out":
+        links = {**(links or {}), "payout": _pay_out(state, org, payment, at).id}
     emit(
         state,
         org,
@@ -262,6 +275,109 @@ def enter_payment_status(
         scheme=payment.scheme,
     )
     schedule_next_payment_step(state, org, payment, at.date())
+
+
+def _pay_out(state: SimulatorState, org: Organisation, payment: Payment, at: datetime) -> Payout:
+    """The day's payout in the payment's currency takes the payment (one payout per currency
+    and day, arriving the next working day, as GoCardless pays out daily)."""
+    key = (payment.currency, at.date())
+    payout = org.payouts.get(org.open_payouts.get(key, ""))
+    if payout is None:
+        payout = Payout(
+            id=state.ids.next("PO"),
+            created_at=at,
+            amount=0,
+            currency=payment.currency,
+            arrival_date=add_working_days(at.date(), 1),
+            creditor=org.creditor.id,
+            creditor_bank_account=org.creditor.payout_accounts.get(payment.currency, ""),
+            reference=f"{org.creditor.bank_reference_prefix}-{state.ids.digits(8)}",
+        )
+        org.payouts.add(payout.id, payout)
+        org.open_payouts[key] = payout.id
+        _schedule(state, org, "payout", payout.id, "pending", payout.arrival_date)
+    payout.amount += payment.amount
+    payment.payout = payout.id
+    return payout
+
+
+# A refund is submitted the working day after it is made and reaches the customer the next.
+REFUND_STEPS = {"pending_submission": "submitted", "submitted": "paid"}
+REFUNDABLE = frozenset({"confirmed", "paid_out"})
+
+
+def create_refund(
+    state: SimulatorState,
+    org: Organisation,
+    payment: Payment,
+    amount: int,
+    *,
+    reference: str | None,
+    metadata: dict[str, str],
+) -> Refund:
+    now = state.clock.now()
+    refund = Refund(
+        id=state.ids.next("RF"),
+        created_at=now,
+        amount=amount,
+        currency=payment.currency,
+        payment=payment.id,
+        mandate=payment.mandate,
+        status="pending_submission",
+        reference=reference,
+        metadata=metadata,
+    )
+    org.refunds.add(refund.id, refund, payment=payment.id, mandate=payment.mandate)
+    payment.amount_refunded += amount
+    emit(
+        state,
+        org,
+        resource_type="refunds",
+        action="created",
+        resource_id=refund.id,
+        resource_metadata=refund.metadata,
+        links={"payment": payment.id, "mandate": payment.mandate},
+        at=now,
+    )
+    _schedule(state, org, "refund", refund.id, refund.status, add_working_days(now.date(), 1))
+    return refund
+
+
+def _advance_refund(state: SimulatorState, org: Organisation, refund: Refund, at: datetime) -> None:
+    refund.status = REFUND_STEPS[refund.status]
+    if refund.status == "paid":
+        emit(
+            state,
+            org,
+            resource_type="refunds",
+            action="paid",
+            resource_id=refund.id,
+            resource_metadata=refund.metadata,
+            links={"payment": refund.payment, "mandate": refund.mandate},
+            at=at,
+        )
+    else:
+        _schedule(state, org, "refund", refund.id, refund.status, add_working_days(at.date(), 1))
+
+
+def fail_refund(state: SimulatorState, org: Organisation, refund: Refund) -> None:
+    """The customer's bank sends a refund back: the money returns to the merchant and the
+    payment counts it as refunded no more."""
+    if refund.status in ("bounced", "funds_returned", "cancelled"):
+        raise TransitionRefused(f"a {refund.status} refund cannot fail")
+    refund.status = "bounced"
+    payment = org.payments.get(refund.payment)
+    if payment is not None:
+        payment.amount_refunded -= refund.amount
+    emit(
+        state,
+        org,
+        resource_type="refunds",
+        action="failed",
+        resource_id=refund.id,
+        resource_metadata=refund.metadata,
+        links={"payment": refund.payment, "mandate": refund.mandate},
+    )
 
 
 def enter_mandate_status(

@@ -157,6 +157,8 @@ class Payment:
     retries: int = 0
     # Success+ has booked an automatic retry of this failed payment (not rendered).
     auto_retry_pending: bool = False
+    # The payout that carried it to the merchant: only the `paid_out` event links it.
+    payout: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> JSON:
@@ -203,6 +205,41 @@ class Refund:
             "reference": self.reference,
             "status": self.status,
             "links": {"mandate": self.mandate, "payment": self.payment},
+        }
+
+
+@dataclass(slots=True)
+class Payout:
+    """One day's collections in one currency, on their way to the merchant's bank."""
+
+    id: str
+    created_at: datetime
+    amount: int
+    currency: str
+    arrival_date: date
+    creditor: str
+    creditor_bank_account: str
+    reference: str
+    status: str = "pending"
+
+    def to_json(self) -> JSON:
+        return {
+            "id": self.id,
+            "created_at": timestamp(self.created_at),
+            "amount": self.amount,
+            "arrival_date": self.arrival_date.isoformat(),
+            "currency": self.currency,
+            "deducted_fees": 0,
+            "fx": _fx(),
+            "metadata": {},
+            "payout_type": "merchant",
+            "reference": self.reference,
+            "status": self.status,
+            "tax_currency": None,
+            "links": {
+                "creditor": self.creditor,
+                "creditor_bank_account": self.creditor_bank_account,
+            },
         }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import heapq
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -31,6 +31,7 @@ from app.simulators.gocardless.resources import (
     Event,
     Mandate,
     Payment,
+    Payout,
     Refund,
     SchemeIdentifier,
 )
@@ -98,7 +99,7 @@ class EndpointScope:
 class ScheduledTransition:
     due: datetime
     sequence: int
-    kind: Literal["payment", "mandate"] = field(compare=False)
+    kind: Literal["payment", "mandate", "refund", "payout"] = field(compare=False)
     resource_id: str = field(compare=False)
     from_status: str = field(compare=False)
 
@@ -114,10 +115,13 @@ class Organisation:
         self.mandates: Table[Mandate] = Table("customer", "customer_bank_account")
         self.payments: Table[Payment] = Table("mandate", "customer")
         self.refunds: Table[Refund] = Table("payment", "mandate")
+        self.payouts: Table[Payout] = Table()
+        # (currency, day) -> the payout still gathering that day's collections
+        self.open_payouts: dict[tuple[str, date], str] = {}
         self.billing_requests: Table[BillingRequest] = Table("customer")
         self.flows: dict[str, BillingRequestFlow] = {}
         self.events: Table[Event] = Table(
-            "resource_type", "payment", "mandate", "billing_request", "creditor", "refund"
+            "resource_type", "payment", "mandate", "billing_request", "creditor", "refund", "payout"
         )
         self.idempotency: dict[tuple[str, str], str] = {}
         self.schedule: list[ScheduledTransition] = []

@@ -181,6 +181,12 @@ async def counters(state: StateDep) -> dict[str, int]:
     return dict(sorted(state.counters.items()))
 
 
+@router.get("/writes")
+async def writes(state: StateDep, module: str | None = None) -> list[dict[str, Any]]:
+    """Every record write received, oldest first, with the `trigger` it carried."""
+    return [w.as_json() for w in state.writes if module is None or w.module == module]
+
+
 @router.get("/orgs/{org_id}/modules/{module}/records")
 async def read_records(
     state: StateDep,

@@ -26,6 +26,7 @@ from app.simulators.zoho.listing import (
     parse_int,
 )
 from app.simulators.zoho.records import render_record
+from app.simulators.zoho.state import WriteLog
 from app.simulators.zoho.store import ModuleStore, Record
 from app.simulators.zoho.writes import (
     Operation,
@@ -166,10 +167,13 @@ async def _write(
             400, envelope("INVALID_DATA", "invalid data", {"expected_data_type": "jsonobject"})
         ) from None
     rows = read_rows(body)
-    check_triggers(body, ctx.state.counters)
+    trigger = check_triggers(body, ctx.state.counters)
     order = duplicate_check_order(store, body) if operation == "upsert" else None
     write_ctx = WriteContext(ctx.org, store, ctx.user_id, ctx.state.now(), ctx.state.counters)
     status, answer = run_write(write_ctx, operation, rows, order=order, path_id=path_id)
+    ctx.state.writes.append(
+        WriteLog(ctx.org.id, store.module.api_name, operation, trigger, len(rows))
+    )
     return ZohoJSONResponse(answer, status_code=status)
 
 

@@ -135,6 +135,27 @@ class Mail:
         }
 
 
+@dataclass(frozen=True)
+class WriteLog:
+    """One record write as the CRM received it: which automations it asked to run
+    (`trigger` as sent; None when left out, which runs them all)."""
+
+    org_id: str
+    module: str
+    operation: str
+    trigger: tuple[str, ...] | None
+    rows: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "org_id": self.org_id,
+            "module": self.module,
+            "operation": self.operation,
+            "trigger": list(self.trigger) if self.trigger is not None else None,
+            "rows": self.rows,
+        }
+
+
 @dataclass
 class PageCursor:
     org_id: str
@@ -156,6 +177,7 @@ class ZohoSimState:
         self.accounts = Accounts(self.options, self.counters)
         self.orgs: dict[str, Org] = {}
         self.outbox: list[Mail] = []
+        self.writes: list[WriteLog] = []
         self.faults: list[FaultRule] = []
         self.in_flight: Counter[str] = Counter()
         self.page_cursors: dict[str, PageCursor] = {}

@@ -60,11 +60,12 @@ def read_rows(body: Any) -> list[Any]:
     return rows
 
 
-def check_triggers(body: dict[str, Any], counters: Counter[str]) -> None:
-    """Validate `trigger` and count what was asked, so tests can see which automation ran."""
+def check_triggers(body: dict[str, Any], counters: Counter[str]) -> tuple[str, ...] | None:
+    """Validate `trigger` and count what was asked, so tests can see which automation ran;
+    the triggers asked for (None when left out: every automation runs)."""
     if "trigger" not in body:
         counters["crm.write.trigger.omitted"] += 1
-        return
+        return None
     triggers = body["trigger"]
     if not isinstance(triggers, list):
         raise ZohoApiError(
@@ -90,6 +91,7 @@ def check_triggers(body: dict[str, Any], counters: Counter[str]) -> None:
         counters[f"crm.write.trigger.{trigger}"] += 1
     if not triggers:
         counters["crm.write.trigger.none"] += 1
+    return tuple(triggers)
 
 
 def duplicate_check_order(store: ModuleStore, body: dict[str, Any]) -> list[str]:

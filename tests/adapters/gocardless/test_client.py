@@ -78,6 +78,7 @@ async def test_unknown_fields_are_kept_not_rejected(
         ("customers", "get_customer", "CU123"),
         ("mandates", "get_mandate", "MD123"),
         ("refunds", "get_refund", "RF123"),
+        ("payouts", "get_payout", "PO123"),
         ("events", "get_event", "EV123"),
         ("billing_requests", "get_billing_request", "BRQ123"),
     ],

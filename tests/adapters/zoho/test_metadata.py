@@ -110,6 +110,9 @@ def payment_fields(ns: str = "gocardless__") -> list[dict[str, Any]]:
         lookup(f"{ns}Customer", f"{ns}GoCardless_Customers"),
         lookup(f"{ns}Invoice", "Invoices"),
         field(f"{ns}Description"),
+        field(f"{ns}Failure_Reason"),
+        field(f"{ns}Amount_Refunded"),
+        field(f"{ns}Payout_Date"),
     ]
 
 

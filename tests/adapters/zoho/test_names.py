@@ -44,6 +44,9 @@ def test_only_the_extensions_own_fields_are_prefixed() -> None:
         "gocardless__Customer",
         "gocardless__Invoice",
         "gocardless__Description",
+        "gocardless__Failure_Reason",
+        "gocardless__Amount_Refunded",
+        "gocardless__Payout_Date",
     ]
     for system in ("id", "Owner", "Created_Time", "Modified_Time", "$currency_symbol"):
         assert NAMES.field(system) == system
