@@ -14,6 +14,7 @@ def _payment(reference: str | None, metadata: dict[str, str]) -> GcPayment:
     return GcPayment(
         id="PM000123",
         amount=12_000,
+        amount_refunded=0,
         currency="GBP",
         status="pending_submission",
         reference=reference,

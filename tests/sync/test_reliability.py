@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.adapters.gocardless.models import Event
 from app.jobs import worker
 from app.runtime import Runtime
 from app.services.events import process_due_events
@@ -112,10 +113,10 @@ async def test_one_hung_resource_holds_up_nothing_else(
     await deliver(client, connected.app.state.runtime, 6, providers)
     refresh = Refresher.refresh_payment
 
-    async def hangs_on_pm000(self: Refresher, payment_id: str) -> None:
+    async def hangs_on_pm000(self: Refresher, payment_id: str, events: Sequence[Event]) -> None:
         if payment_id == "PM000":
             await asyncio.Event().wait()  # a call that never answers
-        await refresh(self, payment_id)
+        await refresh(self, payment_id, events)
 
     monkeypatch.setattr(Refresher, "refresh_payment", hangs_on_pm000)
     assert await process_due_events(runtime) == 6
@@ -135,7 +136,7 @@ async def test_stopping_leaves_nothing_claimed(
     await deliver(client, connected.app.state.runtime, 40, providers)
     started = asyncio.Event()
 
-    async def never_answers(self: Refresher, payment_id: str) -> None:
+    async def never_answers(self: Refresher, payment_id: str, events: Sequence[Event]) -> None:
         started.set()
         await asyncio.Event().wait()
 
