@@ -79,6 +79,11 @@ class Metrics:
             registry=self.registry,
             buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
         )
+        self.gocardless_bulk_pages = Counter(
+            "gocardless_event_pages_total",
+            "Pages of GET /events?include=… read to refresh a backlog's resources in bulk.",
+            registry=self.registry,
+        )
         self.event_failures = Counter(
             "gocardless_event_failures_total",
             "Event processing failures (retry) and events given up on (parked).",

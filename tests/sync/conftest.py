@@ -131,6 +131,9 @@ class Providers:
     crm: dict[str, dict[str, dict[str, Any]]]
     # CRM Contacts: id -> email.
     contacts: dict[str, str]
+    # GoCardless's event list, oldest first: what `GET /events` answers (empty unless a test
+    # lists the events it delivers).
+    events: list[dict[str, Any]]
 
     def calls_to(self, path_part: str, method: str = "GET") -> int:
         return sum(
@@ -166,6 +169,7 @@ def providers() -> Iterator[Providers]:
     }
     crm: dict[str, dict[str, dict[str, Any]]] = {}
     contacts: dict[str, str] = {}
+    events: list[dict[str, Any]] = []
 
     def search_contacts(request: httpx.Request) -> httpx.Response:
         email = request.url.params.get("email", "").lower()
@@ -203,7 +207,51 @@ def providers() -> Iterator[Providers]:
             )
         return httpx.Response(200, json={"data": rows})
 
+    def list_events(request: httpx.Request) -> httpx.Response:
+        # As GoCardless: newest first, `include` only with the matching `resource_type`,
+        # the current state of every resource the page names under `linked`.
+        params = request.url.params
+        kind, include = params.get("resource_type"), params.get("include")
+        if include is not None and kind != f"{include}s":
+            return httpx.Response(
+                422,
+                json={
+                    "error": {
+                        "type": "validation_failed",
+                        "code": 422,
+                        "message": "Validation failed",
+                        "errors": [{"field": "include", "message": "must match resource_type"}],
+                        "request_id": "req-422",
+                        "documentation_url": "https://developer.gocardless.com",
+                    }
+                },
+            )
+        since, until = params.get("created_at[gte]"), params.get("created_at[lte]")
+        listed = [
+            e
+            for e in reversed(events)
+            if (kind is None or e["resource_type"] == kind)
+            and (since is None or e["created_at"] >= since)
+            and (until is None or e["created_at"] <= until)
+        ]
+        after = params.get("after")
+        if after is not None:
+            listed = listed[[e["id"] for e in listed].index(after) + 1 :]
+        limit = int(params.get("limit", "50"))
+        page = listed[:limit]
+        more = page[-1]["id"] if len(listed) > limit else None
+        body: dict[str, Any] = {
+            "events": page,
+            "meta": {"cursors": {"before": None, "after": more}, "limit": limit},
+        }
+        if include is not None:
+            named = dict.fromkeys(e["links"][include] for e in page if include in e["links"])
+            found = (gocardless[kind].get(rid) for rid in named)  # type: ignore[index]
+            body["linked"] = {kind: [r for r in found if r is not None]}
+        return httpx.Response(200, json=body)
+
     router = respx.mock(assert_all_called=False)
+    router.get(f"{GOCARDLESS_API}/events", name="gocardless_events").mock(side_effect=list_events)
     router.get(
         url__regex=rf"{GOCARDLESS_API}/(?P<kind>payments|mandates|customers)/(?P<resource_id>\w+)$",
         name="gocardless_read",
@@ -226,4 +274,4 @@ def providers() -> Iterator[Providers]:
     router.get(url__regex=rf"{ZOHO_API}/crm/v\d+/Contacts/search").mock(side_effect=search_contacts)
     router.route(host="testserver").pass_through()
     with router:
-        yield Providers(router, gocardless, crm, contacts)
+        yield Providers(router, gocardless, crm, contacts, events)

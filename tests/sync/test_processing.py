@@ -258,3 +258,23 @@ async def test_revoked_access_parks_nothing_and_resumes_after_reauthorization(
         await session.execute(update(InboxEvent).values(next_attempt_at=datetime.now(UTC)))
     await process_due_events(runtime)
     assert await statuses(connected.app) == ["processed"]
+
+
+async def test_a_backlog_is_refreshed_from_pages_of_events(
+    client: httpx.AsyncClient, connected: Connected, providers: Providers
+) -> None:
+    events = []
+    for n in range(12):
+        providers.gocardless["payments"][f"PM{n}"] = gc_payment(f"PM{n}", "confirmed")
+        events.append(event(f"EV{n:03}", "payments", "confirmed", {"payment": f"PM{n}"}))
+    providers.events.extend(events)
+    await deliver(client, events)
+    assert await process_due_events(connected.app.state.runtime) == 12
+    assert providers.calls_to("/events") == 1
+    assert providers.calls_to("/payments/") == 0
+    # The mandate the payments point at is new to us: fetched once, with its customer.
+    assert providers.calls_to("/mandates/MD0001") == 1
+    assert await statuses(connected.app) == ["processed"] * 12
+    assert {(await mirror_payment(connected.app, f"PM{n}")).status for n in range(12)} == {  # type: ignore[union-attr]
+        "confirmed"
+    }

@@ -7,12 +7,13 @@ live one is never raced for events it is still working on.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 
 from app.log import get_logger
 from app.models import EventStatus, InboxEvent
@@ -35,26 +36,54 @@ class Claimed:
     resource_id: str | None
     attempts: int
     received_at: datetime
+    event_id: str | None
+    # When GoCardless created the event: where a page of the event list finds it.
+    gc_created_at: datetime | None
 
 
-async def claim(runtime: Runtime, limit: int) -> list[Claimed]:
-    """Claim due events for this process; SKIP LOCKED lets several workers share the inbox."""
-    owner = await runtime.owner.key()
-    now = datetime.now(UTC)
-    due = (
-        select(InboxEvent.pk)
-        .where(
-            InboxEvent.status == EventStatus.pending.value,
-            InboxEvent.next_attempt_at <= now,
-            or_(InboxEvent.claimed_by.is_(None), ~runtime.owner.alive(InboxEvent.claimed_by)),
+def _due(runtime: Runtime, now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        InboxEvent.status == EventStatus.pending.value,
+        InboxEvent.next_attempt_at <= now,
+        or_(InboxEvent.claimed_by.is_(None), ~runtime.owner.alive(InboxEvent.claimed_by)),
+    ]
+
+
+async def due_installations(runtime: Runtime) -> list[uuid.UUID]:
+    """Installations with events due and free to claim."""
+    async with runtime.sessionmaker() as session:
+        rows = await session.scalars(
+            select(InboxEvent.installation_id).where(*_due(runtime, datetime.now(UTC))).distinct()
         )
-        .order_by(InboxEvent.pk)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+        return list(rows.all())
+
+
+async def claim(
+    runtime: Runtime, limit: int, installation_id: uuid.UUID | None = None
+) -> list[Claimed]:
+    """Claim due events for this process; SKIP LOCKED lets several workers share the inbox.
+
+    Without an installation, each installation with due events gets an equal share of
+    `limit`, so one merchant's backlog cannot fill a pass that others are waiting in.
+    """
+    owner = await runtime.owner.key()
+    if installation_id is not None:
+        installations, share = [installation_id], limit
+    else:
+        installations = await due_installations(runtime)
+        share = math.ceil(limit / len(installations)) if installations else 0
+    now = datetime.now(UTC)
+    claimed: list[Claimed] = []
     async with runtime.sessionmaker() as session, session.begin():
-        rows = (
-            await session.execute(
+        for installation in installations:
+            due = (
+                select(InboxEvent.pk)
+                .where(InboxEvent.installation_id == installation, *_due(runtime, now))
+                .order_by(InboxEvent.pk)
+                .limit(share)
+                .with_for_update(skip_locked=True)
+            )
+            rows = await session.execute(
                 update(InboxEvent)
                 .where(InboxEvent.pk.in_(due.scalar_subquery()))
                 .values(claimed_by=owner)
@@ -66,10 +95,12 @@ async def claim(runtime: Runtime, limit: int) -> list[Claimed]:
                     InboxEvent.resource_id,
                     InboxEvent.attempts,
                     InboxEvent.created_at,
+                    InboxEvent.event_id,
+                    InboxEvent.gc_created_at,
                 )
             )
-        ).all()
-    return [Claimed(*row) for row in rows]
+            claimed.extend(Claimed(*row) for row in rows.all())
+    return claimed
 
 
 async def release(runtime: Runtime, events: Sequence[Claimed]) -> None:
@@ -99,6 +130,32 @@ async def settle(
             .where(InboxEvent.pk.in_([e.pk for e in events]))
             .values(status=status.value, processed_at=now, claimed_by=None, last_error=error)
         )
+
+
+async def settle_listed(
+    runtime: Runtime, installation_id: uuid.UUID, event_ids: Sequence[str]
+) -> list[str]:
+    """Settle events a page of GoCardless's event list showed, with their resources' state
+    read after them, that nobody has claimed; returns their resource types."""
+    if not event_ids:
+        return []
+    async with runtime.sessionmaker() as session, session.begin():
+        rows = await session.execute(
+            update(InboxEvent)
+            .where(
+                InboxEvent.installation_id == installation_id,
+                InboxEvent.event_id.in_(list(event_ids)),
+                InboxEvent.status == EventStatus.pending.value,
+                InboxEvent.claimed_by.is_(None),
+            )
+            .values(
+                status=EventStatus.processed.value,
+                processed_at=datetime.now(UTC),
+                last_error=None,
+            )
+            .returning(InboxEvent.resource_type)
+        )
+        return list(rows.scalars().all())
 
 
 async def await_reauthorization(runtime: Runtime, events: Sequence[Claimed]) -> None:

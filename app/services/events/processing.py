@@ -29,7 +29,7 @@ from app.models import (
     Installation,
 )
 from app.runtime import Runtime
-from app.services.events import claims
+from app.services.events import bulk, claims
 from app.services.events.claims import Claimed
 from app.services.events.refresh import Refresher
 from app.services.providers import gocardless_client
@@ -56,25 +56,96 @@ class _Account:
     revoked: bool
 
 
-async def process_due_events(runtime: Runtime, *, limit: int = 500) -> int:
-    """One pass over the inbox; returns how many events it claimed."""
-    claimed = await claims.claim(runtime, limit)
+async def process_due_events(
+    runtime: Runtime, *, limit: int = 500, installation_id: uuid.UUID | None = None
+) -> int:
+    """One pass over the inbox (or one installation's part of it); returns how many events
+    it claimed. Each installation's events are a lane of their own within the pass."""
+    claimed = await claims.claim(runtime, limit, installation_id)
     unsettled = {event.pk: event for event in claimed}
     try:
-        accounts = await _accounts(runtime, {event.installation_id for event in claimed})
-        slots = asyncio.Semaphore(runtime.settings.inbox_concurrency)
+        lanes: dict[uuid.UUID, list[_Group]] = {}
+        for group in _groups(claimed):
+            lanes.setdefault(group.installation_id, []).append(group)
+        accounts = await _accounts(runtime, set(lanes))
         async with asyncio.TaskGroup() as tasks:
-            for group in _groups(claimed):
-                tasks.create_task(
-                    _process_in_slot(
-                        runtime, slots, accounts[group.installation_id], group, unsettled
-                    )
-                )
+            for lane, groups in lanes.items():
+                tasks.create_task(_process_lane(runtime, accounts[lane], groups, unsettled))
     finally:
         # Stopping, a database error, a cancelled pass: the rest is due again at once, here
         # or in another worker, instead of waiting for this process to die.
         await claims.release(runtime, list(unsettled.values()))
     return len(claimed)
+
+
+async def _process_lane(
+    runtime: Runtime, account: _Account, groups: list[_Group], unsettled: dict[int, Claimed]
+) -> None:
+    """One installation's events: pages first for a backlog, then one fetch per resource,
+    with slots of its own, so a lane waiting for its merchant's budget holds up no other."""
+    if account.refresher is not None and not account.revoked:
+        groups = await _refresh_in_pages(runtime, account.refresher, groups, unsettled)
+    slots = asyncio.Semaphore(runtime.settings.inbox_concurrency)
+    async with asyncio.TaskGroup() as tasks:
+        for group in groups:
+            tasks.create_task(_process_in_slot(runtime, slots, account, group, unsettled))
+
+
+async def _refresh_in_pages(
+    runtime: Runtime, refresher: Refresher, groups: list[_Group], unsettled: dict[int, Claimed]
+) -> list[_Group]:
+    """Refresh the kinds with many resources in pages; returns the groups left to fetch."""
+    by_kind: dict[str, list[_Group]] = {}
+    for group in groups:
+        if group.resource_id is not None:
+            by_kind.setdefault(group.resource_type, []).append(group)
+    left = [
+        g
+        for g in groups
+        if not bulk.worth_paging(g.resource_type, len(by_kind.get(g.resource_type, [])))
+    ]
+    for kind, kind_groups in by_kind.items():
+        if not bulk.worth_paging(kind, len(kind_groups)) or runtime.stopping.is_set():
+            continue
+        events = [event for group in kind_groups for event in group.events]
+        try:
+            sent = await _payloads(runtime, events) if kind == "payments" else []
+            refreshed = await bulk.refresh_in_pages(runtime, refresher, kind, events, sent)
+        except (GoCardlessError, ZohoError, TimeoutError) as exc:
+            # The single fetches decide what this means for each event (retry, revoked…).
+            log.warning(
+                "event.bulk_refresh_failed",
+                installation_id=str(refresher.installation.id),
+                resource_type=kind,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            left.extend(kind_groups)
+            continue
+        for group in kind_groups:
+            if group.resource_id in refreshed.covered:
+                await _settle(runtime, group.events, handled=True)
+                for event in group.events:
+                    unsettled.pop(event.pk, None)
+            else:
+                left.append(group)
+        listed = await claims.settle_listed(
+            runtime, refresher.installation.id, refreshed.listed_event_ids
+        )
+        for resource_type in set(listed):
+            runtime.metrics.events_processed.labels(resource_type, "processed").inc(
+                listed.count(resource_type)
+            )
+        runtime.metrics.gocardless_bulk_pages.inc(refreshed.calls)
+        log.info(
+            "event.bulk_refreshed",
+            installation_id=str(refresher.installation.id),
+            resource_type=kind,
+            calls=refreshed.calls,
+            resources=len(refreshed.covered),
+            claimed=len(events),
+            settled_unclaimed=len(listed),
+        )
+    return left
 
 
 def _groups(events: list[Claimed]) -> list[_Group]:
@@ -177,8 +248,12 @@ async def _process(runtime: Runtime, account: _Account, group: _Group) -> None:
     except TimeoutError:
         await claims.retry_later(runtime, events, f"timed out after {timeout:g} s")
         return
+    await _settle(runtime, events, handled=handled)
+
+
+async def _settle(runtime: Runtime, events: list[Claimed], *, handled: bool) -> None:
     status = EventStatus.processed if handled else EventStatus.ignored
     await claims.settle(runtime, events, status, None)
     lag = (datetime.now(UTC) - min(e.received_at for e in events)).total_seconds()
-    runtime.metrics.events_processed.labels(group.resource_type, status.value).inc(len(events))
+    runtime.metrics.events_processed.labels(events[0].resource_type, status.value).inc(len(events))
     runtime.metrics.event_lag.observe(max(lag, 0.0))

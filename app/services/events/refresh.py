@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 
-from sqlalchemy import and_, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.client import GoCardlessClient
 from app.adapters.gocardless.errors import GoCardlessNotFound
-from app.adapters.gocardless.models import Event
+from app.adapters.gocardless.models import Event, Mandate, Payment, Payout
 from app.adapters.zoho.errors import ZohoError
 from app.adapters.zoho.names import CONTACTS
 from app.log import get_logger
@@ -67,6 +68,7 @@ class Refresher:
         # Related resources being fetched for one event, which events processed alongside
         # (payments of one mandate) wait for instead of fetching them again.
         self._related: dict[str, asyncio.Future[None]] = {}
+        self._payouts: dict[str, asyncio.Future[Payout]] = {}
 
     async def handle(
         self,
@@ -102,35 +104,59 @@ class Refresher:
         return True
 
     async def refresh_payment(self, payment_id: str, events: Sequence[Event] = ()) -> None:
-        """Store the payment as it is now, and what only its events say: the latest failure's
-        reason and the payout it went out in."""
         fetched_at = datetime.now(UTC)
-        payment = await self.gc.get_payment(payment_id)
-        if payment.links.mandate:
-            await self._ensure_mandate(payment.links.mandate)
-        failure = _latest(e for e in events if e.action in FAILURE_ACTIONS)
-        paid_out = _latest(e for e in events if e.action == "paid_out" and e.links.payout)
-        payout_id = paid_out.links.payout if paid_out else None
-        payout = await self.gc.get_payout(payout_id) if payout_id else None
+        await self.save_payments([await self.gc.get_payment(payment_id)], fetched_at, events)
+
+    async def save_payments(
+        self, payments: Sequence[Payment], fetched_at: datetime, events: Sequence[Event] = ()
+    ) -> None:
+        """Store payments as read at `fetched_at` (their mandates first when new to us), and
+        what only their events say: the latest failure's reason and the payout each went out
+        in."""
+        if not payments:
+            return
+        await self._ensure_mandates({p.links.mandate for p in payments if p.links.mandate})
+        by_payment: dict[str, list[Event]] = {}
+        for event in events:
+            if event.links.payment:
+                by_payment.setdefault(event.links.payment, []).append(event)
+        failures: dict[str, Event] = {}
+        paid_in: dict[str, list[str]] = {}
+        for payment in payments:
+            named = by_payment.get(payment.id, [])
+            failure = _latest(e for e in named if e.action in FAILURE_ACTIONS)
+            if failure is not None and failure.created_at is not None and failure.id:
+                failures[payment.id] = failure
+            paid_out = _latest(e for e in named if e.action == "paid_out" and e.links.payout)
+            if paid_out is not None and paid_out.links.payout:
+                paid_in.setdefault(paid_out.links.payout, []).append(payment.id)
+        # A payout carries many payments: read once per pass, however many name it.
+        payouts = [(await self._payout_once(payout_id), ids) for payout_id, ids in paid_in.items()]
         async with self.runtime.sessionmaker() as session, session.begin():
             await store_payments(
                 session,
                 self.installation.id,
-                [payment],
+                payments,
                 fetched_at,
                 zoho_org_id=self.installation.zoho_org_id,
             )
-            if failure is not None and failure.created_at is not None and failure.id:
+            for payment_id, failure in failures.items():
+                assert failure.created_at is not None and failure.id is not None
                 reason = failure_reason(failure.details.cause, failure.details.description)
                 await record_failure(
                     session,
                     self.installation.id,
-                    payment.id,
+                    payment_id,
                     reason,
                     (failure.created_at, failure.id),
                 )
-            if payout is not None:
-                await record_payout(session, self.installation.id, payout, [payment.id])
+            for payout, payment_ids in payouts:
+                await record_payout(session, self.installation.id, payout, payment_ids)
+
+    async def _payout_once(self, payout_id: str) -> Payout:
+        if payout_id not in self._payouts:
+            self._payouts[payout_id] = asyncio.ensure_future(self.gc.get_payout(payout_id))
+        return await asyncio.shield(self._payouts[payout_id])
 
     async def _refund(self, refund_id: str) -> None:
         """A refund changes what its payment says it has refunded: the payment is read again."""
@@ -148,11 +174,15 @@ class Refresher:
 
     async def refresh_mandate(self, mandate_id: str) -> None:
         fetched_at = datetime.now(UTC)
-        mandate = await self.gc.get_mandate(mandate_id)
-        if mandate.links.customer:
-            await self._ensure_customer(mandate.links.customer)
+        await self.save_mandates([await self.gc.get_mandate(mandate_id)], fetched_at)
+
+    async def save_mandates(self, mandates: Sequence[Mandate], fetched_at: datetime) -> None:
+        """Store mandates read at `fetched_at`, their customers first when new to us."""
+        if not mandates:
+            return
+        await self._ensure_customers({m.links.customer for m in mandates if m.links.customer})
         async with self.runtime.sessionmaker() as session, session.begin():
-            await store_mandates(session, self.installation.id, [mandate], fetched_at)
+            await store_mandates(session, self.installation.id, mandates, fetched_at)
 
     async def refresh_customer(self, customer_id: str, contact_id: str | None = None) -> None:
         fetched_at = datetime.now(UTC)
@@ -169,17 +199,43 @@ class Refresher:
             if contact_id:
                 await _link_contact(session, self.installation.id, customer_id, contact_id)
 
-    async def _ensure_mandate(self, mandate_id: str) -> None:
+    async def _ensure_mandates(self, mandate_ids: Collection[str]) -> None:
+        if not mandate_ids:
+            return
         async with self.runtime.sessionmaker() as session:
-            known = await session.get(GcMandate, (self.installation.id, mandate_id))
-        if known is None or known.customer_id is None:
-            await self._once(f"mandates/{mandate_id}", lambda: self.refresh_mandate(mandate_id))
+            known = set(
+                await session.scalars(
+                    select(GcMandate.id).where(
+                        GcMandate.installation_id == self.installation.id,
+                        GcMandate.id.in_(list(mandate_ids)),
+                        GcMandate.customer_id.is_not(None),
+                    )
+                )
+            )
+        await self._fetch_missing("mandates", set(mandate_ids) - known, self.refresh_mandate)
 
-    async def _ensure_customer(self, customer_id: str) -> None:
+    async def _ensure_customers(self, customer_ids: Collection[str]) -> None:
+        if not customer_ids:
+            return
         async with self.runtime.sessionmaker() as session:
-            known = await session.get(GcCustomer, (self.installation.id, customer_id))
-        if known is None:
-            await self._once(f"customers/{customer_id}", lambda: self.refresh_customer(customer_id))
+            known = set(
+                await session.scalars(
+                    select(GcCustomer.id).where(
+                        GcCustomer.installation_id == self.installation.id,
+                        GcCustomer.id.in_(list(customer_ids)),
+                    )
+                )
+            )
+        await self._fetch_missing("customers", set(customer_ids) - known, self.refresh_customer)
+
+    async def _fetch_missing(
+        self, kind: str, ids: set[str], fetch: Callable[[str], Awaitable[None]]
+    ) -> None:
+        # Pages of events cover only the resources they name: the related ones new to us are
+        # fetched one by one, once per pass, however many payments or mandates point at them.
+        async with asyncio.TaskGroup() as tasks:
+            for resource_id in sorted(ids):
+                tasks.create_task(self._once(f"{kind}/{resource_id}", partial(fetch, resource_id)))
 
     async def _once(self, key: str, fetch: Callable[[], Awaitable[None]]) -> None:
         if key not in self._related:
