@@ -50,6 +50,7 @@ from app.models import (
     GoCardlessConnection,
     InboxEvent,
     Installation,
+    SyncChain,
     SyncRun,
     ZohoConnection,
 )
@@ -272,8 +273,12 @@ class Probe:
                     )
                     or 0
                 )
-            listed = run.customers_listed + run.mandates_listed + run.payments_listed
-            return run.state, listed + synced
+            listed = await session.scalar(
+                select(func.coalesce(func.sum(SyncChain.listed), 0)).where(
+                    SyncChain.installation_id == run.installation_id
+                )
+            )
+            return run.state, int(listed or 0) + synced
 
 
 async def faults(gc_base: str, zoho_base: str, latency_ms: int) -> None:
