@@ -176,29 +176,42 @@ async def store_installation(
         return installation_id
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """CPU (user + system) the given processes have used so far, from /proc (Linux)."""
+def cpu_by_pid(pids: Sequence[int]) -> dict[int, float]:
+    """CPU (user + system) each of the given processes has used so far, from /proc (Linux)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    used = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
+    """CPU used between two readings by the processes alive at the second (a process that
+    started meanwhile counts whole; one that ended meanwhile is not counted)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in now.items())
 
 
 def postgres_pids() -> list[int]:
-    """Every PostgreSQL process on this machine (its backends serve our connections)."""
+    """The PostgreSQL backends serving the benchmark's database: other users of this machine's
+    PostgreSQL (test suites running alongside) are not ours to count."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                with open(f"/proc/{entry}/comm") as comm:
-                    if comm.read().strip() == "postgres":
-                        pids.append(int(entry))
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    title = cmdline.read().decode(errors="replace").split()
             except (FileNotFoundError, PermissionError):
                 continue
+            # A backend's title: "postgres: <cluster>: <user> <database> <client> <state>".
+            if title[:1] == ["postgres:"] and BENCH_DB in title[1:5]:
+                pids.append(int(entry))
     return pids

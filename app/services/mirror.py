@@ -427,33 +427,24 @@ class CustomerLink:
 async def customer_links(
     session: AsyncSession, installation_id: uuid.UUID, mandate_ids: Collection[str]
 ) -> dict[str, CustomerLink]:
-    """Each mandate's customer as the CRM knows it, read by primary key."""
+    """Each mandate's customer as the CRM knows it, read by primary key in one query (it runs
+    for every CRM batch of payments)."""
     if not mandate_ids:
         return {}
-    owners = dict(
-        (
-            await session.execute(
-                select(GcMandate.id, GcMandate.customer_id).where(
-                    GcMandate.installation_id == installation_id, GcMandate.id.in_(mandate_ids)
-                )
-            )
-        ).all()
+    rows = await session.execute(
+        select(GcMandate.id, GcCustomer.crm_record_id, GcCustomer.crm_state)
+        .join(
+            GcCustomer,
+            and_(
+                GcCustomer.installation_id == GcMandate.installation_id,
+                GcCustomer.id == GcMandate.customer_id,
+            ),
+        )
+        .where(GcMandate.installation_id == installation_id, GcMandate.id.in_(mandate_ids))
     )
-    customers = {
-        customer_id: (record_id, state)
-        for customer_id, record_id, state in (
-            await session.execute(
-                select(GcCustomer.id, GcCustomer.crm_record_id, GcCustomer.crm_state).where(
-                    GcCustomer.installation_id == installation_id,
-                    GcCustomer.id.in_({c for c in owners.values() if c}),
-                )
-            )
-        ).all()
+    return {
+        mandate_id: CustomerLink(
+            record_id, waiting=state == CrmState.pending.value and record_id is None
+        )
+        for mandate_id, record_id, state in rows.all()
     }
-    links: dict[str, CustomerLink] = {}
-    for mandate_id, customer_id in owners.items():
-        if customer_id in customers:
-            record_id, state = customers[customer_id]
-            waiting = state == CrmState.pending.value and record_id is None
-            links[mandate_id] = CustomerLink(record_id, waiting)
-    return links
