@@ -35,8 +35,14 @@ from app.schemas.installations import (
 from app.schemas.invoices import InstallationSettings
 from app.schemas.problems import problem_responses
 from app.services.gocardless_disconnect import disconnect_gocardless
+from app.services.installation_settings import (
+    InvoiceStatusNotInPicklist,
+    SettingsChange,
+    apply_settings,
+)
 from app.services.installation_status import installation_status
 from app.services.installations import create_installation
+from app.services.providers import zoho_crm
 from app.services.sync import CrmModulesMissing, SyncAlreadyDone, start_sync, sync_status
 from app.services.uninstall import uninstall
 
@@ -90,10 +96,20 @@ async def get_installation(
 @router.patch(
     "/installation",
     summary="Change this installation's settings",
-    description="Administrators only. `auto_collect_on_mandate` (default off): when a customer "
-    "completes a mandate setup we emailed, create the waiting invoice's payment at once.",
+    description="Administrators only; only the fields sent change. `auto_collect_on_mandate` "
+    "(default off): when a customer completes a mandate setup we emailed, create the waiting "
+    "invoice's payment at once. Reconciliation (off by default): "
+    "`invoice_status_on_collection` is set on the Invoice once its payment is collected "
+    "(`invoice_collected_on`: `confirmed` or `paid_out`), `invoice_status_on_failure` when it "
+    "fails or is charged back; both must be values of the Invoice Status picklist.",
     responses=problem_responses(
-        Unauthenticated, UserNotInAudience, AdminRequired, ValidationFailed
+        Unauthenticated,
+        UserNotInAudience,
+        AdminRequired,
+        ValidationFailed,
+        InvoiceStatusNotInPicklist,
+        ZohoNotAuthorized,
+        ProviderUnavailable,
     ),
 )
 async def patch_installation(
@@ -102,7 +118,21 @@ async def patch_installation(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> InstallationStatusOut:
-    caller.installation.auto_collect_on_mandate = body.auto_collect_on_mandate
+    sent = body.model_fields_set
+    change = SettingsChange(
+        auto_collect_on_mandate=body.auto_collect_on_mandate,
+        collected_on=body.invoice_collected_on,
+        **{
+            key: getattr(body, name)
+            for key, name in (
+                ("collected", "invoice_status_on_collection"),
+                ("failed", "invoice_status_on_failure"),
+            )
+            if name in sent
+        },
+    )
+    crm = zoho_crm(runtime, caller.zoho) if caller.zoho is not None else None
+    await apply_settings(caller.installation, crm, change)
     await session.flush()
     return await installation_status(
         session, runtime, caller.installation, admin=True, user_id=caller.user_id

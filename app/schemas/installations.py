@@ -204,6 +204,13 @@ class InstallationStatusOut(BaseModel):
     audience: Audience
     profile_ids: list[str]
     auto_collect_on_mandate: bool
+    invoice_status_on_collection: str | None = Field(
+        description="Reconciliation: the Invoice Status set once a payment is collected"
+    )
+    invoice_collected_on: Literal["confirmed", "paid_out"]
+    invoice_status_on_failure: str | None = Field(
+        description="Reconciliation: the Invoice Status set when a payment fails or is charged back"
+    )
     zoho: ZohoStatus
     gocardless: GoCardlessStatus
     sync: SyncStatus

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from app.schemas.identifiers import GOCARDLESS_ID_MAX, MANDATE_ID
 
@@ -153,11 +153,53 @@ class MandateRequestEnvelope(BaseModel):
 
 
 class InstallationSettings(BaseModel):
+    """Only the fields sent change; the others keep their values."""
+
     # Strict: 0, 1, "yes" or "true" are not booleans here.
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
-        json_schema_extra={"examples": [{"auto_collect_on_mandate": True}]},
+        json_schema_extra={
+            "examples": [
+                {"auto_collect_on_mandate": True},
+                {
+                    "invoice_status_on_collection": "Paid",
+                    "invoice_collected_on": "paid_out",
+                    "invoice_status_on_failure": "Approved",
+                },
+            ]
+        },
     )
 
-    auto_collect_on_mandate: bool
+    auto_collect_on_mandate: bool | None = Field(
+        default=None,
+        description="Collect the waiting invoice as soon as its customer completes the emailed "
+        "mandate setup",
+    )
+    invoice_status_on_collection: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=120,
+        description="Reconciliation: the Invoice Status picklist value set once a payment is "
+        "collected; null switches it off",
+    )
+    invoice_collected_on: Literal["confirmed", "paid_out"] | None = Field(
+        default=None,
+        description="When a payment counts as collected: GoCardless `confirmed` (default) or "
+        "`paid_out`",
+    )
+    invoice_status_on_failure: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=120,
+        description="Reconciliation: the Invoice Status picklist value set back when a payment "
+        "fails or is charged back; null switches it off",
+    )
+
+    @field_validator("auto_collect_on_mandate", "invoice_collected_on", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Left out means "keep it"; these two have no "off" value, so null is a mistake.
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value

@@ -47,6 +47,9 @@ async def installation_status(
         audience=installation.audience,
         profile_ids=installation.profile_ids,
         auto_collect_on_mandate=installation.auto_collect_on_mandate,
+        invoice_status_on_collection=installation.invoice_status_collected,
+        invoice_collected_on=installation.invoice_status_collected_on,
+        invoice_status_on_failure=installation.invoice_status_failed,
         zoho=ZohoStatus(
             connected=zoho_usable(zoho),
             org_id=zoho.org_id if zoho else None,

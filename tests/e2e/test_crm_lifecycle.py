@@ -7,10 +7,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
+from sqlalchemy import update
 
+from app.models import EventStatus, InboxEvent
 from tests.e2e.harness import (
     PAYMENTS,
+    ZOHO,
+    Crash,
     World,
     assert_crm_matches_gocardless,
     connect,
@@ -122,3 +127,161 @@ async def test_refunds_payouts_and_failures_reach_the_payment_record(live: Live)
     await settle(world)
     assert world.merchant.payouts.get(payout.id).status == "paid"  # type: ignore[union-attr]
     assert_crm_matches_gocardless(world)
+
+
+@dataclass
+class Collecting:
+    world: World
+    installed: Installed
+    merchant: Merchant
+    invoice_id: str
+    mandate_id: str
+
+    async def pay(self) -> str:
+        response = await self.world.client.post(
+            f"/api/v1/invoices/{self.invoice_id}/payments",
+            headers=self.world.widget_headers(self.installed),
+            json={"mandate_id": self.mandate_id},
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["payment"]["id"])
+
+    def invoice(self) -> dict[str, object]:
+        invoices = self.world.crm_org.store("Invoices")
+        assert invoices is not None
+        return invoices.records[self.invoice_id]
+
+    def notes(self) -> list[dict[str, object]]:
+        store = self.world.crm_org.store("Notes")
+        assert store is not None
+        return [n for n in store.records.values() if n.get("Parent_Id") == self.invoice_id]
+
+    def tasks(self) -> list[dict[str, object]]:
+        store = self.world.crm_org.store("Tasks")
+        assert store is not None
+        return [t for t in store.records.values() if t.get("What_Id") == self.invoice_id]
+
+
+@pytest.fixture
+async def collecting(world: World) -> AsyncIterator[Collecting]:
+    """Jane Doe has an active Bacs mandate; her GBP invoice (owned by Sam) waits."""
+    installed = await connect(world)
+    assert (await sync_now(world, installed))["state"] == "succeeded"
+    merchant = Merchant(world)
+    mandate = await merchant.new_customer(
+        given_name="Jane", family_name="Doe", email="jane.doe@example.com"
+    )
+    await merchant.days_pass(10)
+    await settle(world)
+    invoices = world.crm_org.store("Invoices")
+    assert invoices is not None
+    invoice = next(r for r in invoices.records.values() if r["Subject"] == "Website redesign")
+    # The invoice belongs to someone else than the user whose token writes to the CRM.
+    sam = next(u.id for u in world.crm_org.users.values() if u.first_name == "Sam")
+    invoice["Owner"] = sam
+    yield Collecting(world, installed, merchant, invoice["id"], mandate)
+    await merchant.aclose()
+
+
+async def test_a_failure_adds_one_note_and_one_task_per_event(collecting: Collecting) -> None:
+    world = collecting.world
+    payment_id = await collecting.pay()
+    # The first Note reaches the CRM, then the worker dies before it can record that.
+    world.router.trip("POST", f"{ZOHO}/crm/v8/Notes", nth=1, after_response=True)
+    await collecting.merchant.bank_moves_payment(payment_id, "failed")
+    with pytest.raises(BaseException) as died:
+        await settle(world)
+    assert (
+        died.group_contains(Crash)
+        if isinstance(died.value, BaseExceptionGroup)
+        else isinstance(died.value, Crash)
+    )
+    await settle(world)
+
+    (note,) = collecting.notes()
+    assert note["Note_Title"] == "Direct Debit payment failed"
+    content = str(note["Note_Content"])
+    assert payment_id in content and "£120.00" in content
+    assert "insufficient funds" in content and "Retry it" in content
+    (task,) = collecting.tasks()
+    assert task["$se_module"] == "Invoices"
+    assert task["Owner"] == collecting.invoice()["Owner"]
+    assert "contact the customer" in str(task["Description"])
+
+    # GoCardless delivers the same event again, and processing runs again: nothing new.
+    async with world.runtime.sessionmaker() as session, session.begin():
+        await session.execute(update(InboxEvent).values(status=EventStatus.pending.value))
+    await settle(world)
+    assert len(collecting.notes()) == 1 and len(collecting.tasks()) == 1
+
+    # A charge-back of the retried payment is another event: one more of each, in its words.
+    retried = await world.client.post(
+        f"/api/v1/payments/{payment_id}/retry", headers=world.widget_headers(collecting.installed)
+    )
+    assert retried.status_code == 200, retried.text
+    await collecting.merchant.bank_moves_payment(payment_id, "paid_out")
+    await collecting.merchant.bank_moves_payment(payment_id, "charged_back")
+    await settle(world)
+    notes = collecting.notes()
+    assert len(notes) == 2 and len(collecting.tasks()) == 2
+    assert {n["Note_Title"] for n in notes} == {
+        "Direct Debit payment failed",
+        "Direct Debit payment charged back",
+    }
+
+
+async def patch_settings(collecting: Collecting, body: dict[str, object]) -> httpx.Response:
+    return await collecting.world.client.patch(
+        "/api/v1/installation",
+        headers=collecting.world.widget_headers(collecting.installed),
+        json=body,
+    )
+
+
+async def test_reconciliation_keeps_the_invoice_status_in_step(collecting: Collecting) -> None:
+    world, merchant = collecting.world, collecting.merchant
+    # Off by default: a collected payment leaves the invoice's Status alone.
+    first = await collecting.pay()
+    await merchant.bank_moves_payment(first, "confirmed")
+    await settle(world)
+    assert collecting.invoice()["Status"] == "Approved"
+
+    # Values come from the org's own Status picklist (read from the CRM's field metadata).
+    refused = await patch_settings(collecting, {"invoice_status_on_collection": "Paid"})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["code"] == "invoice_status_not_in_picklist"
+    assert problem["field"] == "invoice_status_on_collection"
+    assert "Delivered" in problem["allowed"]
+    invoices = world.crm_org.store("Invoices")
+    assert invoices is not None
+    invoices.module.fields["Status"].pick_list_values += ("Paid",)
+    accepted = await patch_settings(
+        collecting,
+        {
+            "invoice_status_on_collection": "Paid",
+            "invoice_collected_on": "paid_out",
+            "invoice_status_on_failure": "Created",
+        },
+    )
+    assert accepted.status_code == 200, accepted.text
+    settings = accepted.json()
+    assert (
+        settings["invoice_status_on_collection"],
+        settings["invoice_collected_on"],
+        settings["invoice_status_on_failure"],
+        settings["auto_collect_on_mandate"],
+    ) == ("Paid", "paid_out", "Created", False)
+
+    # Collected means paid out here: confirmed alone changes nothing.
+    await merchant.bank_moves_payment(first, "paid_out")
+    await settle(world)
+    assert collecting.invoice()["Status"] == "Paid"
+    # A charge-back sets it back.
+    await merchant.bank_moves_payment(first, "charged_back")
+    await settle(world)
+    assert collecting.invoice()["Status"] == "Created"
+
+    # null switches a value off again.
+    off = await patch_settings(collecting, {"invoice_status_on_collection": None})
+    assert off.status_code == 200 and off.json()["invoice_status_on_collection"] is None

@@ -205,6 +205,57 @@ class ZohoCRM:
                 results.append(self._row_result(module, start + offset, row))
         return UpsertOutcome(results=results)
 
+    async def insert_record(self, module: str, record: Mapping[str, Any]) -> str:
+        """Create one record of a Zoho module (Notes, Tasks); returns its id.
+
+        Not repeated after an ambiguous failure: the caller finds out whether it exists.
+        """
+        body = await self._api.call(
+            "POST",
+            f"/{self.names.module(module)}",
+            body={"data": [self.names.to_api(module, record)], "trigger": self._triggers},
+            idempotent=False,
+            rows=True,
+        )
+        return self._written_id(module, body)
+
+    async def update_record(self, module: str, record_id: str, values: Mapping[str, Any]) -> str:
+        """Set these fields of one record (the same values twice change nothing)."""
+        if not _ZOHO_ID.fullmatch(record_id):
+            raise ValueError("a Zoho record id is a string of digits")
+        body = await self._api.call(
+            "PUT",
+            f"/{self.names.module(module)}",
+            body={
+                "data": [{**self.names.to_api(module, values), "id": record_id}],
+                "trigger": self._triggers,
+            },
+            rows=True,
+        )
+        return self._written_id(module, body)
+
+    def _written_id(self, module: str, body: Any) -> str:
+        result = self._row_result(module, 0, next(iter(_rows(body)), None))
+        if isinstance(result, FailedRecord):
+            raise error_from_envelope(
+                {"code": result.code, "message": result.message, "details": result.details},
+                None,
+            )
+        return result.id
+
+    async def related_records(
+        self, module: str, record_id: str, related: str, fields: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """One page (200) of a record's related list, e.g. an Invoice's Notes."""
+        if not _ZOHO_ID.fullmatch(record_id):
+            return []
+        body = await self._api.call(
+            "GET",
+            f"/{self.names.module(module)}/{record_id}/{related}",
+            params={"fields": ",".join(fields), "per_page": PER_PAGE},
+        )
+        return _rows(body)
+
     def _row_result(self, module: str, index: int, row: Mapping[str, Any] | None) -> RecordResult:
         if row is None:
             return FailedRecord(
@@ -263,6 +314,23 @@ class ZohoCRM:
             problems += schema.field_problems(self.names, logical, _rows(body, "fields"))
         if problems:
             raise ZohoSchemaMissing(problems)
+
+    async def picklist_values(self, module: str, field: str) -> list[str] | None:
+        """The values a picklist field takes (its `actual_value`s); None when the module has
+        no such picklist."""
+        body = await self._api.call(
+            "GET", "/settings/fields", params={"module": self.names.module(module)}
+        )
+        api_name = self.names.api_field(module, field)
+        for meta in _rows(body, "fields"):
+            if meta.get("api_name") == api_name and meta.get("data_type") == "picklist":
+                values = meta.get("pick_list_values")
+                return [
+                    str(v.get("actual_value"))
+                    for v in (values if isinstance(values, list) else [])
+                    if isinstance(v, dict) and v.get("actual_value") is not None
+                ]
+        return None
 
     # -- mail -------------------------------------------------------------------------
 

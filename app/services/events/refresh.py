@@ -25,6 +25,7 @@ from app.models import (
     ConnectionStatus,
     GcCustomer,
     GcMandate,
+    GcPayment,
     GoCardlessConnection,
     Installation,
     SyncRun,
@@ -33,8 +34,10 @@ from app.models import (
 )
 from app.runtime import Runtime
 from app.services.installations import zoho_usable
+from app.services.invoice_follow_up import COLLECTED, PaymentChange, follow_invoice
 from app.services.mandate_fulfilment import mandate_request_cancelled, mandate_request_fulfilled
 from app.services.mirror import (
+    invoice_of,
     record_failure,
     record_payout,
     store_customers,
@@ -133,6 +136,16 @@ class Refresher:
         # A payout carries many payments: read once per pass, however many name it.
         payouts = [(await self._payout_once(payout_id), ids) for payout_id, ids in paid_in.items()]
         async with self.runtime.sessionmaker() as session, session.begin():
+            before = dict(
+                (
+                    await session.execute(
+                        select(GcPayment.id, GcPayment.status).where(
+                            GcPayment.installation_id == self.installation.id,
+                            GcPayment.id.in_([p.id for p in payments]),
+                        )
+                    )
+                ).all()
+            )
             await store_payments(
                 session,
                 self.installation.id,
@@ -152,6 +165,18 @@ class Refresher:
                 )
             for payout, payment_ids in payouts:
                 await record_payout(session, self.installation.id, payout, payment_ids)
+        for payment in payments:
+            change = PaymentChange(
+                id=payment.id,
+                status=payment.status,
+                amount=payment.amount,
+                currency=payment.currency,
+                invoice_id=invoice_of(payment.metadata, self.installation.zoho_org_id),
+                was_collected=before.get(payment.id) in COLLECTED,
+            )
+            await follow_invoice(
+                self.runtime, self.installation, change, by_payment.get(payment.id, [])
+            )
 
     async def _payout_once(self, payout_id: str) -> Payout:
         if payout_id not in self._payouts:

@@ -86,6 +86,16 @@ def render_value(org: Org, store: ModuleStore, api_name: str, value: Any) -> Any
     return value
 
 
+def _multi_module_value(org: Org, name: str, record: Record) -> dict[str, Any]:
+    value, module = record.get(name), record.get("$se_module")
+    if value is None or module is None:
+        return {name: None}
+    return {
+        name: {"name": org.record_name(module, value), "id": value, "module": {"api_name": module}},
+        "$se_module": module,
+    }
+
+
 def render_record(
     org: Org, store: ModuleStore, record: Record, fields: list[str] | None
 ) -> dict[str, Any]:
@@ -93,7 +103,11 @@ def render_record(
     names = fields if fields is not None else list(store.module.fields)
     out: dict[str, Any] = {}
     for name in names:
-        if name == "id" or store.module.field_named(name) is None:
+        field = store.module.field_named(name)
+        if name == "id" or field is None:
+            continue
+        if field.data_type == "multi_module_lookup":
+            out.update(_multi_module_value(org, name, record))
             continue
         out[name] = render_value(org, store, name, record.get(name))
     if store.module.api_name == "Invoices" and (fields is None or "Currency" in names):

@@ -151,6 +151,30 @@ async def get_record(ctx: CrmDep, request: Request, module: str, record_id: str)
     return ZohoJSONResponse({"data": [render_record(ctx.org, store, record, fields)]})
 
 
+@router.get("/{module}/{record_id}/{related}")
+async def related_records(
+    ctx: CrmDep, request: Request, module: str, record_id: str, related: str
+) -> Response:
+    """A record's related list; the simulator keeps one, Notes."""
+    parent = ctx.module_store(module, "READ")
+    if related.casefold() != "notes":
+        raise api_error(
+            400,
+            "INVALID_DATA",
+            "the related list name given seems to be invalid",
+            {"api_name": related},
+        )
+    notes = ctx.module_store("Notes", "READ")
+    fields = _fields(notes, request.query_params.get("fields"), required=True)
+    found = [
+        notes.records[i]
+        for i in notes.find("Parent_Id", record_id)
+        if notes.records[i].get("$se_module") == parent.module.api_name
+    ]
+    info = {"per_page": MAX_PER_PAGE, "count": len(found), "page": 1, "more_records": False}
+    return _records_answer(ctx, notes, found[:MAX_PER_PAGE], fields, info)
+
+
 async def _write(
     ctx: CrmContext,
     request: Request,

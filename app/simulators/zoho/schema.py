@@ -30,6 +30,9 @@ JSON_TYPES = {
     "currency": "double",
     "boolean": "boolean",
     "lookup": "jsonobject",
+    # A lookup to a record of any of several modules: Notes' Parent_Id (written as
+    # {"module": {"api_name"}, "id"}) and Tasks' What_Id (module named by the row's $se_module).
+    "multi_module_lookup": "jsonobject",
     "ownerlookup": "jsonobject",
 }
 
@@ -226,4 +229,47 @@ def build_modules(ids: IdSequence, namespace: str, currencies: tuple[str, ...]) 
         custom=True,
         duplicate_fields=("Name",),
     )
-    return [contacts, invoices, gc_customers, gc_payments]
+    notes = _module(
+        ids,
+        "Notes",
+        ("Note", "Notes"),
+        [
+            FieldDef("Note_Title", "Note Title", "text"),
+            FieldDef("Note_Content", "Note Content", "textarea", length=32000, mandatory=True),
+            FieldDef("Parent_Id", "Parent ID", "multi_module_lookup", mandatory=True),
+        ],
+        custom=False,
+        duplicate_fields=(),
+    )
+    tasks = _module(
+        ids,
+        "Tasks",
+        ("Task", "Tasks"),
+        [
+            FieldDef("Subject", "Subject", "text", mandatory=True),
+            FieldDef("Due_Date", "Due Date", "date"),
+            FieldDef(
+                "Status",
+                "Status",
+                "picklist",
+                pick_list_values=(
+                    "Not Started",
+                    "Deferred",
+                    "In Progress",
+                    "Completed",
+                    "Waiting for input",
+                ),
+            ),
+            FieldDef(
+                "Priority",
+                "Priority",
+                "picklist",
+                pick_list_values=("Highest", "High", "Normal", "Low", "Lowest"),
+            ),
+            FieldDef("What_Id", "What Id", "multi_module_lookup"),
+            FieldDef("Description", "Description", "textarea", length=32000),
+        ],
+        custom=False,
+        duplicate_fields=(),
+    )
+    return [contacts, invoices, gc_customers, gc_payments, notes, tasks]

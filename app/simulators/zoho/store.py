@@ -12,7 +12,7 @@ from app.simulators.zoho.schema import ModuleDef
 
 Record = dict[str, Any]
 # Owner-type fields are left out: every record of a one-user org shares the same value.
-INDEXED_TYPES = frozenset({"email", "lookup"})
+INDEXED_TYPES = frozenset({"email", "lookup", "multi_module_lookup"})
 
 
 def index_key(value: Any) -> str | None:

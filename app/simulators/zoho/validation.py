@@ -118,6 +118,37 @@ def _coerce(org: Org, field: FieldDef, value: Any, path: str) -> Any:
     raise _wrong_type(field, path)
 
 
+# The module a multi-module lookup points into, kept on the record beside the id.
+SE_MODULE = "$se_module"
+
+
+def _multi_module_lookup(
+    org: Org, field: FieldDef, value: Any, se_module: Any, path: str, row_path: str
+) -> tuple[str | None, str | None]:
+    """(record id, its module): Notes name the module inside the value
+    (`{"module": {"api_name"}, "id"}`), Tasks beside it in the row's `$se_module`."""
+    if value is None:
+        return None, None
+    ref = _reference_id(field, value, path)
+    module = value.get("module") if isinstance(value, dict) else None
+    if isinstance(module, dict):
+        se_module = module.get("api_name")
+    if not isinstance(se_module, str) or not se_module:
+        raise RowError(
+            row_error(
+                "MANDATORY_NOT_FOUND",
+                "required field not found",
+                {"api_name": SE_MODULE, "json_path": f"{row_path}.{SE_MODULE}"},
+            )
+        )
+    target = org.store(se_module)
+    if target is None:
+        raise _invalid(field, path, "the module name given seems to be invalid")
+    if ref not in target.records:
+        raise _invalid(field, path, "the id given seems to be invalid")
+    return ref, target.module.api_name
+
+
 def validate_row(
     org: Org, store: ModuleStore, row: Any, index: int, *, inserting: bool, trusted: bool = False
 ) -> dict[str, Any]:
@@ -144,6 +175,11 @@ def validate_row(
                 )
             )
         if field.read_only and (not trusted or key in SYSTEM_FIELDS):
+            continue
+        if field.data_type == "multi_module_lookup":
+            values[key], values[SE_MODULE] = _multi_module_lookup(
+                org, field, value, row.get(SE_MODULE), f"{path}.{key}", path
+            )
             continue
         values[key] = _coerce(org, field, value, f"{path}.{key}")
     for field in module.fields.values():
