@@ -39,6 +39,8 @@ async def test_modules_and_fields(sim: Sim) -> None:
         "Invoices": "default",
         "GoCardless_Customers": "custom",
         "GoCardless_Payments": "custom",
+        "Notes": "default",
+        "Tasks": "default",
     }
     fields = (
         await sim.crm("GET", "/settings/fields", params={"module": "GoCardless_Customers"})
