@@ -28,6 +28,9 @@ from app.schemas.invoices import (
     MandateRequestEnvelope,
     PaymentCreate,
     PaymentEnvelope,
+    RefundCreate,
+    RefundEnvelope,
+    RefundOut,
 )
 from app.schemas.problems import problem_responses
 from app.services.installations import require_gocardless
@@ -59,6 +62,13 @@ from app.services.invoices import (
     require_synced,
 )
 from app.services.mandate_requests import ContactHasNoEmail, request_mandate
+from app.services.payment_refunds import (
+    PaymentNotRefundable,
+    RefundConflict,
+    RefundExceedsPayment,
+    RefundsNotEnabled,
+    refund_payment,
+)
 from app.services.payment_retries import PaymentNotRetryable, retry_invoice_payment
 from app.services.providers import gocardless_client, zoho_crm
 
@@ -226,3 +236,44 @@ async def post_retry_payment(
         session, runtime, caller.installation, caller.zoho, caller.user_id, payment_id
     )
     return PaymentEnvelope(payment=payment)
+
+
+@router.post(
+    "/payments/{payment_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
+    summary="Give all or part of a collected payment back to the customer",
+    description="GoCardless refund with `total_amount_confirmation` (everything refunded on the "
+    "payment, this refund included). Only a confirmed or paid-out payment (409 "
+    "`payment_not_refundable`), not more than is left (422 `refund_exceeds_payment`), only when "
+    "GoCardless has refunds enabled for the account (409 `refunds_not_enabled`). The same "
+    "amount asked again for the payment within 10 minutes (a double click, a retried request) "
+    "answers 200 with the refund already made, never a second one.",
+    responses={
+        200: {"model": RefundEnvelope, "description": "The refund this request repeats"},
+        **problem_responses(
+            NotFound,
+            PaymentNotRefundable,
+            RefundExceedsPayment,
+            RefundsNotEnabled,
+            RefundConflict,
+            *_COMMON,
+        ),
+    },
+)
+async def post_refund(
+    payment_id: PaymentId,
+    body: RefundCreate,
+    caller: WidgetCallerDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+) -> RefundEnvelope:
+    made = await refund_payment(
+        session, runtime, caller.installation, caller.user_id, payment_id, body.amount
+    )
+    if not made.created:
+        response.status_code = status.HTTP_200_OK
+    refund = made.refund
+    return RefundEnvelope(
+        refund=RefundOut(id=refund.id, amount=refund.amount, status=refund.status)
+    )

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from app.money import MAX_DEBIT_MINOR_UNITS
 from app.schemas.identifiers import GOCARDLESS_ID_MAX, MANDATE_ID
 
 
@@ -146,6 +147,28 @@ class PaymentCreate(BaseModel):
 
 class PaymentEnvelope(BaseModel):
     payment: PaymentOut
+
+
+class RefundCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [{"amount": 2500}]}
+    )
+
+    amount: int = Field(
+        gt=0,
+        le=MAX_DEBIT_MINOR_UNITS,
+        description="Minor units to give back: all that is left of the payment, or part of it",
+    )
+
+
+class RefundOut(BaseModel):
+    id: str
+    amount: int = Field(description="Minor units")
+    status: str | None = Field(description="GoCardless's refund status, e.g. pending_submission")
+
+
+class RefundEnvelope(BaseModel):
+    refund: RefundOut
 
 
 class MandateRequestEnvelope(BaseModel):

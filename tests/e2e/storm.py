@@ -1,5 +1,6 @@
 """A seeded random storm of GoCardless changes: new payers, payments, the bank moving them
-through every status (late failures included), cancellations, retries, and days passing.
+through every status (late failures included, paid-out ones in daily payouts), cancellations,
+retries, refunds (some sent back by the customer's bank), and days passing.
 
 Each step picks from the simulator's current state, then acts over HTTP as the merchant,
 payer or bank would; a step the state no longer allows when it lands (the bank moved first)
@@ -43,6 +44,8 @@ class Storm:
             (2, self.cancel_payment),
             (1, self.cancel_mandate),
             (2, self.retry_payment),
+            (3, self.refund),
+            (1, self.refund_bounces),
         ]
         weights = [w for w, _ in steps]
         (chosen,) = self.rng.choices([s for _, s in steps], weights=weights)
@@ -151,3 +154,41 @@ class Storm:
             "POST", f"/payments/{payment.id}/actions/retry", {"data": {}}
         )
         return response.is_success
+
+    async def refund(self) -> bool:
+        """The merchant gives back part or all of what is left of a collected payment."""
+        collected = [
+            p
+            for p in self.merchant.world.merchant.payments.newest_first()
+            if p.status in ("confirmed", "paid_out") and p.amount_refunded < p.amount
+        ]
+        if not collected:
+            return False
+        payment = self.rng.choice(collected[:200])
+        left = payment.amount - payment.amount_refunded
+        amount = left if self.rng.random() < 0.3 else self.rng.randint(1, left)
+        response = await self.merchant.send(
+            "POST",
+            "/refunds",
+            {
+                "refunds": {
+                    "amount": amount,
+                    "total_amount_confirmation": payment.amount_refunded + amount,
+                    "links": {"payment": payment.id},
+                }
+            },
+            create=True,
+        )
+        return response.status_code == 201
+
+    async def refund_bounces(self) -> bool:
+        refunds = [
+            r
+            for r in self.merchant.world.merchant.refunds.newest_first()
+            if r.status not in ("bounced", "funds_returned", "cancelled")
+        ]
+        if not refunds:
+            return False
+        chosen = self.rng.choice(refunds)
+        response = await self.merchant.http.post(f"/_sim/refunds/{chosen.id}/fail")
+        return response.status_code == 200

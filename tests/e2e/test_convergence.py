@@ -1,6 +1,6 @@
-"""The convergence test: a seeded storm of changes on GoCardless, delivered with duplicates,
-reordering and drops, with faults injected on both sides, while the worker runs now and
-then. When the storm has passed and catch-up has healed the drops, the CRM's two modules
+"""The convergence test: a seeded storm of changes on GoCardless (payments, failures, retries,
+refunds, payouts), delivered with duplicates, reordering and drops, with faults injected on
+both sides, while the worker runs now and then. When the storm has passed and catch-up has healed the drops, the CRM's two modules
 equal GoCardless's state, record for record, and nothing is left pending."""
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ async def test_a_storm_of_changes_converges(world: World, seed: int) -> None:
     assert (await sync_now(world, installed))["state"] == "succeeded"
 
     world.gocardless.failure_rate = 0.2  # the bank fails some collections on its own
+    world.merchant.creditor.can_create_refunds = True
     world.gocardless.dispatcher.configure(CHAOS)
     # Every GoCardless API caller (our worker and the merchant) meets 5xx and 429 answers.
     world.gocardless.faults.configure(FaultConfig(server_error_rate=0.1, rate_limit_rate=0.05))
@@ -74,7 +75,9 @@ async def test_a_storm_of_changes_converges(world: World, seed: int) -> None:
         if rng.random() < 0.3:
             await let_time_pass(world)
     await merchant.aclose()
-    assert min(storm.done.get(kind, 0) for kind in ("new_payer", "new_payment", "bank_moves")) > 0
+    kinds = ("new_payer", "new_payment", "bank_moves", "refund", "refund_bounces")
+    assert min(storm.done.get(kind, 0) for kind in kinds) > 0, storm.done
+    assert len(world.merchant.payouts) > 0, "no payment was paid out in a payout"
     dropped = [d for d in world.gocardless.dispatcher.deliveries() if d.state == "dropped"]
     assert dropped and any(d.duplicate for d in world.gocardless.dispatcher.deliveries())
 

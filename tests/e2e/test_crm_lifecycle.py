@@ -4,6 +4,7 @@ a Task on the invoice when a payment fails, and the invoice's status kept in ste
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -285,3 +286,52 @@ async def test_reconciliation_keeps_the_invoice_status_in_step(collecting: Colle
     # null switches a value off again.
     off = await patch_settings(collecting, {"invoice_status_on_collection": None})
     assert off.status_code == 200 and off.json()["invoice_status_on_collection"] is None
+
+
+async def refund(collecting: Collecting, payment_id: str, amount: object) -> httpx.Response:
+    return await collecting.world.client.post(
+        f"/api/v1/payments/{payment_id}/refunds",
+        headers=collecting.world.widget_headers(collecting.installed),
+        json={"amount": amount},
+    )
+
+
+async def test_refunds_from_the_widget_never_give_back_twice(collecting: Collecting) -> None:
+    world, merchant = collecting.world, collecting.merchant
+    payment_id = await collecting.pay()
+    early = await refund(collecting, payment_id, 1_000)
+    assert (early.status_code, early.json()["code"]) == (409, "payment_not_refundable")
+    await merchant.bank_moves_payment(payment_id, "confirmed")
+    await settle(world)
+    disabled = await refund(collecting, payment_id, 1_000)
+    assert (disabled.status_code, disabled.json()["code"]) == (409, "refunds_not_enabled")
+    world.merchant.creditor.can_create_refunds = True
+    for bad in (0, -5, "10", 1.5, None):
+        invalid = await refund(collecting, payment_id, bad)
+        assert (invalid.status_code, invalid.json()["code"]) == (422, "validation_failed"), bad
+    too_much = await refund(collecting, payment_id, 12_001)
+    assert (too_much.status_code, too_much.json()["code"]) == (422, "refund_exceeds_payment")
+    assert too_much.json()["refundable"] == 12_000
+
+    # A double click: two requests at once give back once.
+    first, second = await asyncio.gather(
+        refund(collecting, payment_id, 3_000), refund(collecting, payment_id, 3_000)
+    )
+    assert sorted((first.status_code, second.status_code)) == [200, 201], (first.text, second.text)
+    assert first.json()["refund"]["id"] == second.json()["refund"]["id"]
+    assert first.json()["refund"]["amount"] == 3_000
+    # Asked again a moment later (a retried request): still the same refund.
+    again = await refund(collecting, payment_id, 3_000)
+    assert again.status_code == 200 and again.json() == first.json()
+    made = [r for r in world.merchant.refunds.newest_first() if r.payment == payment_id]
+    assert [r.amount for r in made] == [3_000]
+
+    # The rest, in another amount, is another refund; then nothing is left.
+    rest = await refund(collecting, payment_id, 9_000)
+    assert rest.status_code == 201, rest.text
+    nothing = await refund(collecting, payment_id, 1)
+    assert (nothing.status_code, nothing.json()["refundable"]) == (422, 0)
+    assert world.merchant.payments.get(payment_id).amount_refunded == 12_000  # type: ignore[union-attr]
+    await settle(world)
+    assert str(crm_payment(world, payment_id)["Amount_Refunded"]) == "120.00"
+    assert_crm_matches_gocardless(world)
