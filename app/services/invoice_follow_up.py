@@ -82,14 +82,15 @@ async def follow_invoice(
         return
     crm = await _crm(runtime, installation)
     invoice = await crm.get_record(
-        INVOICES, change.invoice_id, ["Owner", "Invoice_Number", "Subject"]
+        INVOICES, change.invoice_id, ["Owner", "Invoice_Number", "Subject", "Status"]
     )
     if invoice is None:
         log.info("invoice.follow_up_skipped", invoice_id=change.invoice_id, reason="deleted")
         return
     for event in failures:
         await _notice(runtime, crm, installation, change, invoice, event)
-    if status is not None:
+    # Already so (a page of events lists processed ones again): no write, no workflow run.
+    if status is not None and invoice.get("Status") != status:
         await crm.update_record(INVOICES, change.invoice_id, {"Status": status})
 
 
