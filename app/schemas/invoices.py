@@ -85,6 +85,9 @@ class PaymentOut(BaseModel):
         "confirmation), `over` (a new payment may be made)",
     )
     standing_reason: str | None = Field(default=None, description="Why, in plain words")
+    amount_refunded: int = Field(
+        default=0, description="Minor units already given back by refunds (Refund… offers the rest)"
+    )
 
 
 class MandateRequestOut(BaseModel):

@@ -308,6 +308,7 @@ def payment_out(payment: GcPayment, judged: Verdict | None = None) -> PaymentOut
         reference=payment.reference,
         standing=judged.standing.value if judged else None,
         standing_reason=judged.reason if judged else None,
+        amount_refunded=payment.amount_refunded or 0,
     )
 
 
