@@ -1,7 +1,8 @@
 """The convergence test: a seeded storm of changes on GoCardless (payments, failures, retries,
 refunds, payouts), delivered with duplicates, reordering and drops, with faults injected on
-both sides, while the worker runs now and then. When the storm has passed and catch-up has healed the drops, the CRM's two modules
-equal GoCardless's state, record for record, and nothing is left pending."""
+both sides, while the worker runs now and then. When the storm has passed and catch-up has
+healed the drops, the CRM's two modules equal GoCardless's state, record for record, and
+nothing is left pending."""
 
 from __future__ import annotations
 

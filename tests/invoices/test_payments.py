@@ -74,6 +74,7 @@ async def test_proceed_creates_one_payment_and_writes_the_crm_at_once(
         "reference": None,
         "standing": "holds",
         "standing_reason": "the payment is collecting this invoice",
+        "amount_refunded": 0,
     }
     created = apis.payments[payment["id"]]
     assert created["metadata"] == {
