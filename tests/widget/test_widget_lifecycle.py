@@ -1,5 +1,5 @@
-"""After collection: Retry on a failed payment, and collecting a charged-back invoice again
-only after a confirmation that says why."""
+"""After collection: Retry on a failed payment, collecting a charged-back invoice again only
+after a confirmation that says why, and refunding all or part of a collected payment."""
 
 from __future__ import annotations
 
@@ -147,3 +147,64 @@ def test_with_no_mandate_in_the_invoices_currency_the_setup_link_is_offered_for_
     expect(page.get_by_role("heading", name="No mandate in EUR yet")).to_be_visible()
     expect(page.locator(".notice")).to_contain_text("has no Direct Debit mandate in EUR")
     expect(page.get_by_role("button", name="Send setup link")).to_be_visible()
+
+
+REFUND_PATH = "/api/v1/payments/PM0001XYZ/refunds"
+
+
+def test_a_collected_payment_can_be_refunded_in_part(
+    page: Page, api: FakeApi, widget_url: str, snapshot: Snapshot
+) -> None:
+    collected = payment(status="paid_out") | {"amount_refunded": 2050}
+    after = payment(status="paid_out") | {"amount_refunded": 4550}
+    mandates = [mandate("MD0001AAAA")]
+    api.on(
+        "GET",
+        MANDATES_PATH,
+        ok(overview(mandates, [collected])),
+        ok(overview(mandates, [after])),
+    )
+    api.on(
+        "POST",
+        REFUND_PATH,
+        ok({"refund": {"id": "RF0001", "amount": 2500, "status": "pending_submission"}}, 201),
+    )
+    page.goto(invoice_url(widget_url))
+    expect(page.locator(".payment")).to_contain_text("£20.50")  # refunded already
+    refund = page.get_by_role("button", name="Refund…")
+    dialog = page.get_by_role("dialog", name="Refund this payment?")
+    amount = page.get_by_label("Amount to refund (GBP)")
+
+    refund.click()
+    expect(dialog).to_contain_text("£100.00 of the £120.50 collected can be given back")
+    expect(amount).to_have_value("100.00")
+    page.get_by_role("button", name="Keep the money").click()
+    expect(refund).to_be_focused()
+    assert api.calls("POST", REFUND_PATH) == []
+
+    # More than is left, or not an amount: said in the dialog, nothing sent.
+    refund.click()
+    for typed, said in (("100.01", "At most £100.00 is left to refund."), ("1.234", "Enter an")):
+        amount.fill(typed)
+        page.get_by_role("button", name="Refund", exact=True).click()
+        expect(page.locator("#refund-error")).to_contain_text(said)
+        expect(amount).to_be_focused()
+    assert api.calls("POST", REFUND_PATH) == []
+    amount.fill("25")
+    snapshot("23-refund")
+    page.get_by_role("button", name="Refund", exact=True).click()
+
+    expect(page.get_by_role("status")).to_have_text(
+        "Refund of £25.00 made: GoCardless sends it to the customer."
+    )
+    (sent,) = api.calls("POST", REFUND_PATH)
+    assert sent.body == {"amount": 2500}
+    expect(page.locator(".payment")).to_contain_text("£45.50")
+
+
+def test_nothing_left_to_refund_offers_no_refund(page: Page, api: FakeApi, widget_url: str) -> None:
+    refunded = payment(status="confirmed") | {"amount_refunded": 12050}
+    api.on("GET", MANDATES_PATH, ok(overview([mandate("MD0001AAAA")], [refunded])))
+    page.goto(invoice_url(widget_url))
+    expect(page.locator(".payment")).to_contain_text("Refunded")
+    expect(page.get_by_role("button", name="Refund…")).to_have_count(0)

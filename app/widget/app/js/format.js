@@ -25,6 +25,18 @@ export function minorUnitsToDecimal(amount, exponent) {
   return `${sign}${padded.slice(0, -exponent)}.${padded.slice(-exponent)}`;
 }
 
+/** "120.5", GBP → 12050: what a person typed, as exact minor units; null when it is not an
+ * amount in that currency (letters, a sign, more decimals than the currency has). */
+export function decimalToMinorUnits(text, currency) {
+  const exponent = currencyExponent(currency);
+  const match = /^(\d+)(?:\.(\d*))?$/.exec(String(text).trim().replace(/,/g, ""));
+  if (!match) return null;
+  const [, whole, fraction = ""] = match;
+  if (fraction.length > exponent) return null;
+  const minor = Number(whole + fraction.padEnd(exponent, "0"));
+  return Number.isSafeInteger(minor) ? minor : null;
+}
+
 /** An amount in minor units with its currency, e.g. 12050 GBP → "£120.50". */
 export function formatMinorUnits(amount, currency) {
   try {
@@ -90,6 +102,12 @@ export function holdsInvoice(payment) {
 /** Failed, and GoCardless would take a retry of it now. */
 export function isRetryable(payment) {
   return payment.standing === "retryable";
+}
+
+/** What a refund may still give back: a collected payment, less what was refunded. */
+export function refundableAmount(payment) {
+  if (payment.status !== "confirmed" && payment.status !== "paid_out") return 0;
+  return Math.max(payment.amount - (payment.amount_refunded ?? 0), 0);
 }
 
 /** GoCardless lets a payment be cancelled only before it is sent to the bank. */

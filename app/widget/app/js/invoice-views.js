@@ -10,6 +10,7 @@ import {
   isRetryable,
   mandateStatus,
   paymentStatus,
+  refundableAmount,
   schemeName,
 } from "./format.js";
 
@@ -55,7 +56,7 @@ function actionButton(label, className, onClick, payment) {
 // Only where the status alone does not say what happens next (a failure, a charge-back).
 const EXPLAINED_STANDINGS = new Set(["retry_pending", "retryable", "charged_back"]);
 
-export function paymentCard(payment, { onCancel, onRetry, onRecollect } = {}) {
+export function paymentCard(payment, { onCancel, onRetry, onRecollect, onRefund } = {}) {
   const { words, tone } = paymentStatus(payment.status);
   const buttons = [
     onCancel && isCancellable(payment)
@@ -67,6 +68,9 @@ export function paymentCard(payment, { onCancel, onRetry, onRecollect } = {}) {
     onRecollect && payment.standing === "charged_back"
       ? actionButton("Collect again…", "danger", onRecollect, payment)
       : null,
+    onRefund && refundableAmount(payment) > 0
+      ? actionButton("Refund…", "", onRefund, payment)
+      : null,
   ].filter(Boolean);
   return h(
     "article",
@@ -77,6 +81,10 @@ export function paymentCard(payment, { onCancel, onRetry, onRecollect } = {}) {
       : null,
     facts([
       ["Amount", formatMinorUnits(payment.amount, payment.currency)],
+      [
+        "Refunded",
+        payment.amount_refunded ? formatMinorUnits(payment.amount_refunded, payment.currency) : null,
+      ],
       ["Charge date", payment.charge_date ? formatDate(payment.charge_date) : null],
       ["Reference", payment.reference],
       ["Payment ID", h("code", {}, payment.id)],

@@ -4,7 +4,16 @@ import { createApiClient, segment } from "./api.js";
 import { loadConfig } from "./config.js";
 import { fill, h } from "./dom.js";
 import { fitFrameToContent } from "./fit.js";
-import { formatMinorUnits, holdsInvoice, isCancellable, paymentStatus } from "./format.js";
+import {
+  currencyExponent,
+  decimalToMinorUnits,
+  formatMinorUnits,
+  holdsInvoice,
+  isCancellable,
+  minorUnitsToDecimal,
+  paymentStatus,
+  refundableAmount,
+} from "./format.js";
 import {
   canCollect,
   invoiceSummary,
@@ -23,6 +32,12 @@ const dialogTitle = document.getElementById("confirm-title");
 const dialogText = document.getElementById("confirm-text");
 const dialogYes = document.getElementById("confirm-yes");
 const dialogNo = document.getElementById("confirm-no");
+const refundDialog = document.getElementById("refund");
+const refundForm = document.getElementById("refund-form");
+const refundText = document.getElementById("refund-text");
+const refundCurrency = document.getElementById("refund-currency");
+const refundInput = document.getElementById("refund-amount");
+const refundError = document.getElementById("refund-error");
 
 let config = null;
 let api = null;
@@ -51,6 +66,7 @@ const PAYMENT_ACTIONS = () => ({
   onCancel: confirmCancel,
   onRetry: retryPayment,
   onRecollect: confirmRecollect,
+  onRefund: askRefund,
 });
 
 function renderSendMode() {
@@ -249,6 +265,76 @@ function retryPayment(payment) {
       body.payment,
       `Payment retried: ${paymentStatus(body.payment.status).words}.`,
     );
+  });
+}
+
+let refunding = null; // the payment the refund dialog is open for
+
+refundForm.addEventListener("submit", (event) => {
+  if (event.submitter?.value !== "yes" || !refunding) return;
+  const left = refundableAmount(refunding);
+  const amount = decimalToMinorUnits(refundInput.value, refunding.currency);
+  let problem = null;
+  if (amount === null || amount <= 0) problem = "Enter an amount, such as 25.00.";
+  else if (amount > left)
+    problem = `At most ${formatMinorUnits(left, refunding.currency)} is left to refund.`;
+  if (problem) {
+    event.preventDefault();
+    refundError.textContent = problem;
+    refundError.hidden = false;
+    refundInput.setAttribute("aria-invalid", "true");
+    refundInput.focus();
+    return;
+  }
+  refundInput.dataset.minorUnits = String(amount);
+});
+
+refundInput.addEventListener("input", () => {
+  refundError.hidden = true;
+  refundInput.removeAttribute("aria-invalid");
+});
+
+function askRefund(payment, opener) {
+  const left = refundableAmount(payment);
+  refunding = payment;
+  refundText.textContent =
+    `${formatMinorUnits(left, payment.currency)} of the ` +
+    `${formatMinorUnits(payment.amount, payment.currency)} collected can be given back. ` +
+    "GoCardless sends the refund to the customer's bank account; it cannot be undone.";
+  refundCurrency.textContent = payment.currency;
+  refundInput.value = minorUnitsToDecimal(left, currencyExponent(payment.currency));
+  refundInput.removeAttribute("aria-invalid");
+  delete refundInput.dataset.minorUnits;
+  refundError.hidden = true;
+  refundDialog.returnValue = "";
+  refundDialog.addEventListener(
+    "close",
+    () => {
+      const amount = Number(refundInput.dataset.minorUnits);
+      refunding = null;
+      if (refundDialog.returnValue === "yes" && amount > 0) refundPayment(payment, amount);
+      else opener.focus();
+    },
+    { once: true },
+  );
+  refundDialog.showModal();
+  refundInput.select();
+}
+
+function refundPayment(payment, amount) {
+  return ui.run("Refunding…", async () => {
+    const { status, body } = await api.post(`/api/v1/payments/${segment(payment.id)}/refunds`, {
+      amount,
+    });
+    const words = formatMinorUnits(body.refund.amount, payment.currency);
+    await loadInvoice();
+    // 200: the same refund was asked for a moment ago; the service gave back nothing more.
+    ui.say(
+      status === 201
+        ? `Refund of ${words} made: GoCardless sends it to the customer.`
+        : `That refund of ${words} was already made; nothing more was refunded.`,
+    );
+    focusHeading(content.querySelector("[aria-labelledby=payments-title]") ?? content);
   });
 }
 

@@ -85,6 +85,24 @@ const MESSAGES = {
     heading: "The invoice's payment was charged back",
     useDetail: true,
   },
+  payment_not_refundable: {
+    heading: "This payment cannot be refunded",
+    useDetail: true,
+  },
+  refund_exceeds_payment: {
+    heading: "That is more than is left to refund",
+    useDetail: true,
+  },
+  refunds_not_enabled: {
+    heading: "Refunds are not switched on at GoCardless",
+    detail:
+      "GoCardless enables refunds for an account on request. Ask the account's owner to " +
+      "contact GoCardless, then try again.",
+  },
+  refund_conflict: {
+    heading: "Another refund of this payment came first",
+    useDetail: true,
+  },
   provider_unavailable: {
     heading: "GoCardless or Zoho CRM is not answering",
     detail: "Nothing was changed. Wait a minute, then try again.",
