@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.adapters.gocardless.models import Event
 from app.adapters.zoho.crm import ZohoCRM
-from app.adapters.zoho.errors import ZohoError
+from app.adapters.zoho.errors import ZohoError, ZohoInvalidData
 from app.adapters.zoho.names import INVOICES
 from app.log import get_logger
 from app.models import Installation, PaymentNotice, ZohoConnection
@@ -217,7 +217,18 @@ async def _notice(
         }
         if isinstance(owner, dict) and owner.get("id"):
             task["Owner"] = {"id": str(owner["id"])}
-        await _once(runtime, notice, "task", find_task, lambda: crm.insert_record(TASKS, task))
+
+        async def create_task() -> str:
+            try:
+                return await crm.insert_record(TASKS, task)
+            except ZohoInvalidData as exc:
+                if exc.details.get("api_name") != "Owner":
+                    raise
+            # The owner can no longer take tasks (deactivated): the task goes to the user
+            # who authorized the extension rather than nowhere.
+            return await crm.insert_record(TASKS, {k: v for k, v in task.items() if k != "Owner"})
+
+        await _once(runtime, notice, "task", find_task, create_task)
 
 
 async def _notice_row(

@@ -335,3 +335,17 @@ async def test_refunds_from_the_widget_never_give_back_twice(collecting: Collect
     await settle(world)
     assert str(crm_payment(world, payment_id)["Amount_Refunded"]) == "120.00"
     assert_crm_matches_gocardless(world)
+
+
+async def test_a_task_for_an_owner_who_has_left_goes_to_the_authorizing_user(
+    collecting: Collecting,
+) -> None:
+    world = collecting.world
+    departed = next(u.id for u in world.crm_org.users.values() if u.status != "active")
+    collecting.invoice()["Owner"] = departed
+    payment_id = await collecting.pay()
+    await collecting.merchant.bank_moves_payment(payment_id, "failed")
+    await settle(world)
+    (task,) = collecting.tasks()
+    assert task["Owner"] == world.crm_org.admin_user_id
+    assert len(collecting.notes()) == 1
