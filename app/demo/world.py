@@ -194,6 +194,8 @@ def _contact_name(zoho: ZohoSimState, contact_id: object) -> str:
 def _gocardless(urls: DemoUrls, provider: ProviderSecrets) -> SimulatorState:
     state = SimulatorState(SimulatorOptions(public_url=urls.gocardless, seed=GOCARDLESS_SEED))
     org = state.create_organisation(name="Demo Merchant Ltd", currencies=("GBP", "EUR"))
+    # So a collected payment's Refund… works in the demo (GoCardless enables it on request).
+    org.creditor.can_create_refunds = True
     seed_organisation(state, org, customers=BULK_CUSTOMERS, seed=GOCARDLESS_SEED)
     for named in NAMED_CUSTOMERS:
         _add_named_customer(state, org, named)
