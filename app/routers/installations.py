@@ -36,6 +36,7 @@ from app.schemas.invoices import InstallationSettings
 from app.schemas.problems import problem_responses
 from app.services.gocardless_disconnect import disconnect_gocardless
 from app.services.installation_settings import (
+    STATUS_SETTINGS,
     InvoiceStatusNotInPicklist,
     SettingsChange,
     apply_settings,
@@ -118,17 +119,11 @@ async def patch_installation(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> InstallationStatusOut:
-    sent = body.model_fields_set
     change = SettingsChange(
         auto_collect_on_mandate=body.auto_collect_on_mandate,
         collected_on=body.invoice_collected_on,
-        **{
-            key: getattr(body, name)
-            for key, name in (
-                ("collected", "invoice_status_on_collection"),
-                ("failed", "invoice_status_on_failure"),
-            )
-            if name in sent
+        statuses={
+            name: getattr(body, name) for name in STATUS_SETTINGS if name in body.model_fields_set
         },
     )
     crm = zoho_crm(runtime, caller.zoho) if caller.zoho is not None else None

@@ -6,7 +6,8 @@ configure it), so each value is checked against Zoho's field metadata before it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from app.adapters.zoho.crm import ZohoCRM
@@ -15,7 +16,11 @@ from app.errors import AppError, ZohoNotAuthorized
 from app.models import Installation
 
 CollectedOn = Literal["confirmed", "paid_out"]
-_UNSET = object()
+# The request's names of the two Status values, and the installation's columns for them.
+STATUS_SETTINGS = {
+    "invoice_status_on_collection": "invoice_status_collected",
+    "invoice_status_on_failure": "invoice_status_failed",
+}
 
 
 class InvoiceStatusNotInPicklist(AppError):
@@ -28,22 +33,18 @@ class InvoiceStatusNotInPicklist(AppError):
 
 @dataclass(frozen=True)
 class SettingsChange:
-    """What a PATCH asked for; a field left out of the body is left as it is."""
+    """What a PATCH asked for; a setting left out of the body is left as it is."""
 
     auto_collect_on_mandate: bool | None = None
-    collected: str | object | None = _UNSET
     collected_on: CollectedOn | None = None
-    failed: str | object | None = _UNSET
+    # Only the Status settings sent, by request name; None switches one off.
+    statuses: Mapping[str, str | None] = field(default_factory=dict)
 
 
 async def apply_settings(
     installation: Installation, crm: ZohoCRM | None, change: SettingsChange
 ) -> None:
-    statuses = {
-        "invoice_status_on_collection": change.collected,
-        "invoice_status_on_failure": change.failed,
-    }
-    wanted = {name: v for name, v in statuses.items() if isinstance(v, str)}
+    wanted = {name: value for name, value in change.statuses.items() if value is not None}
     if wanted:
         if crm is None:
             raise ZohoNotAuthorized(
@@ -60,13 +61,7 @@ async def apply_settings(
                 )
     if change.auto_collect_on_mandate is not None:
         installation.auto_collect_on_mandate = change.auto_collect_on_mandate
-    if change.collected is not _UNSET:
-        installation.invoice_status_collected = _text(change.collected)
-    if change.failed is not _UNSET:
-        installation.invoice_status_failed = _text(change.failed)
     if change.collected_on is not None:
         installation.invoice_status_collected_on = change.collected_on
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    for name, setting in change.statuses.items():
+        setattr(installation, STATUS_SETTINGS[name], setting)
