@@ -18,7 +18,12 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.adapters.gocardless.models import Event
 from app.adapters.zoho.crm import ZohoCRM
-from app.adapters.zoho.errors import ZohoError, ZohoInvalidData
+from app.adapters.zoho.errors import (
+    ZohoInvalidData,
+    ZohoInvalidToken,
+    ZohoScopeMismatch,
+    ZohoTransientError,
+)
 from app.adapters.zoho.names import INVOICES
 from app.log import get_logger
 from app.models import Installation, PaymentNotice, ZohoConnection
@@ -67,10 +72,27 @@ def invoice_status_for(
     return None
 
 
+class CrmNotReachable(ZohoTransientError):
+    """The CRM cannot take the follow-up now (down, throttling, not authorized): the event
+    waits for it without using up its attempts, so an outage never parks a failure's Note."""
+
+
 async def follow_invoice(
     runtime: Runtime, installation: Installation, change: PaymentChange, events: Sequence[Event]
 ) -> None:
-    """Notes, Tasks and the Invoice's Status for these events; ZohoError means "try again"."""
+    """Notes, Tasks and the Invoice's Status for these events; CrmNotReachable (or another
+    ZohoError) means "try again"."""
+    try:
+        await _follow(runtime, installation, change, events)
+    except (ZohoTransientError, ZohoInvalidToken, ZohoScopeMismatch) as exc:
+        if isinstance(exc, CrmNotReachable):
+            raise
+        raise CrmNotReachable(exc.code, exc.message) from exc
+
+
+async def _follow(
+    runtime: Runtime, installation: Installation, change: PaymentChange, events: Sequence[Event]
+) -> None:
     if change.invoice_id is None:
         return
     events = [e for e in events if e.resource_type == "payments"]
@@ -121,8 +143,7 @@ async def _crm(runtime: Runtime, installation: Installation) -> ZohoCRM:
     async with runtime.sessionmaker() as session:
         zoho = await session.get(ZohoConnection, installation.id)
     if zoho is None or not zoho_usable(zoho):
-        # The event waits (retried, then parked for replay) rather than lose its Note.
-        raise ZohoError("NOT_CONNECTED", "Zoho CRM is not authorized")
+        raise CrmNotReachable("NOT_CONNECTED", "Zoho CRM is not authorized")
     return zoho_crm(runtime, zoho)
 
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from app.models import EventStatus, InboxEvent
+from app.simulators.zoho.faults import FaultRule
 from tests.e2e.harness import (
     PAYMENTS,
     ZOHO,
@@ -349,3 +350,19 @@ async def test_a_task_for_an_owner_who_has_left_goes_to_the_authorizing_user(
     (task,) = collecting.tasks()
     assert task["Owner"] == world.crm_org.admin_user_id
     assert len(collecting.notes()) == 1
+
+
+async def test_a_crm_outage_delays_the_note_and_parks_nothing(collecting: Collecting) -> None:
+    world = collecting.world
+    payment_id = await collecting.pay()
+    # Longer than the eight attempts an event may use: the Note waits for the CRM instead.
+    world.zoho.faults.append(FaultRule(path_contains="/Notes", status=503, count=12))
+    await collecting.merchant.bank_moves_payment(payment_id, "failed")
+    await settle(world, rounds=30)
+    assert len(collecting.notes()) == 1 and len(collecting.tasks()) == 1
+    async with world.runtime.sessionmaker() as session:
+        parked = await session.scalar(
+            select(func.count()).where(InboxEvent.status == EventStatus.failed.value)
+        )
+    assert parked == 0
+    assert crm_payment(world, payment_id)["Status"] == "failed"

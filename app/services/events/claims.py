@@ -158,15 +158,23 @@ async def settle_listed(
         return list(rows.scalars().all())
 
 
-async def await_reauthorization(runtime: Runtime, events: Sequence[Claimed]) -> None:
+async def await_reauthorization(
+    runtime: Runtime,
+    events: Sequence[Claimed],
+    *,
+    reason: str = "waiting for GoCardless to be authorized again",
+    poll: timedelta = REAUTHORIZATION_POLL,
+) -> None:
+    """Look again after `poll` without using up an attempt: what the event waits for (a
+    grant, the CRM coming back) is outside it, however long that takes."""
     async with runtime.sessionmaker() as session, session.begin():
         await session.execute(
             update(InboxEvent)
             .where(InboxEvent.pk.in_([e.pk for e in events]))
             .values(
-                next_attempt_at=datetime.now(UTC) + REAUTHORIZATION_POLL,
+                next_attempt_at=datetime.now(UTC) + poll,
                 claimed_by=None,
-                last_error="waiting for GoCardless to be authorized again",
+                last_error=reason[:2000],
             )
         )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -32,9 +32,13 @@ from app.runtime import Runtime
 from app.services.events import bulk, claims
 from app.services.events.claims import Claimed
 from app.services.events.refresh import Refresher
+from app.services.invoice_follow_up import CrmNotReachable
 from app.services.providers import gocardless_client
 
 log = get_logger("app.services.events.processing")
+
+# How often an event whose invoice follow-up waits for the CRM looks again.
+CRM_POLL = timedelta(minutes=1)
 
 
 @dataclass
@@ -241,6 +245,12 @@ async def _process(runtime: Runtime, account: _Account, group: _Group) -> None:
         await account.refresher.mark_revoked("GoCardless refused our access token")
         account.revoked = True
         await claims.await_reauthorization(runtime, events)
+        return
+    except CrmNotReachable as exc:
+        # The mirror is stored; only the invoice's Note, Task or Status waits for the CRM.
+        await claims.await_reauthorization(
+            runtime, events, reason=f"waiting for Zoho CRM: {exc}", poll=CRM_POLL
+        )
         return
     except (GoCardlessError, ZohoError) as exc:
         await claims.retry_later(runtime, events, f"{type(exc).__name__}: {exc}")
