@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # Inbox resources processed side by side, and the most time one may take before it uses
     # up an attempt and waits its turn again (so none holds up the others).
     inbox_concurrency: int = Field(default=8, ge=1)
+    # Installations a worker serves at once for each kind of work (events, Sync Now, CRM
+    # pushes); beyond that they take turns step by step.
+    worker_lanes: int = Field(default=8, ge=1)
     event_timeout_seconds: float = Field(default=20.0, gt=0)
     # A standalone `worker` serves its own /metrics here when set (`serve` has /metrics).
     worker_metrics_port: int | None = None

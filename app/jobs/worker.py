@@ -1,5 +1,9 @@
 """The background worker: inbox processing, Sync Now, CRM pushes, catch-up, housekeeping.
 
+Events, Sync Now and CRM pushes run in lanes, one per installation (see jobs.lanes): one
+merchant's storm, sync or slow CRM holds up no other merchant. `drain` runs the same work as
+plain passes over every installation, for tests and the demo's seeding.
+
 Several workers may run against one database: inbox rows are claimed with SKIP LOCKED and
 per-installation jobs hold leases, so each piece of work has one owner at a time; a dead
 owner's work is taken over at once (see services.ownership).
@@ -13,6 +17,7 @@ leases still held are given back, so another worker resumes from the stored prog
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,12 +25,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.jobs.lanes import LaneKind, run_lanes
 from app.log import get_logger
 from app.models import EventStatus, InboxEvent, Lease, OAuthState
 from app.runtime import Runtime
 from app.services.catch_up import catch_up_all
-from app.services.crm_scheduler import push_changes
+from app.services.crm_scheduler import installations_with_changes, push_changes, push_installation
 from app.services.events import process_due_events
+from app.services.events.claims import due_installations
 from app.services.reconciliation import reconcile_due_customers
 from app.services.sync import due_syncs, run_sync
 
@@ -57,6 +64,34 @@ async def advance_syncs(runtime: Runtime) -> bool:
 
 async def push_crm(runtime: Runtime) -> bool:
     return (await push_changes(runtime)).upserts > 0
+
+
+async def _events_step(runtime: Runtime, installation_id: uuid.UUID) -> bool:
+    return await process_due_events(runtime, installation_id=installation_id) > 0
+
+
+async def _sync_step(runtime: Runtime, installation_id: uuid.UUID) -> bool:
+    await run_sync(runtime, installation_id)
+    return False
+
+
+async def _crm_step(runtime: Runtime, installation_id: uuid.UUID) -> bool:
+    return (await push_installation(runtime, installation_id)).upserts > 0
+
+
+# Each installation's events, Sync Now and CRM pushes run in lanes of their own (jobs.lanes).
+EVENT_LANES = LaneKind("events", due_installations, _events_step)
+SYNC_LANES = LaneKind("syncs", due_syncs, _sync_step)
+CRM_LANES = LaneKind("crm", installations_with_changes, _crm_step)
+
+
+def in_lanes(kind: LaneKind, poll_seconds: float) -> Callable[[Runtime], Awaitable[bool]]:
+    async def run(runtime: Runtime) -> bool:
+        limit = runtime.settings.worker_lanes
+        await run_lanes(runtime, kind, limit=limit, poll_seconds=poll_seconds)
+        return False
+
+    return run
 
 
 async def heal_missed_webhooks(runtime: Runtime) -> bool:
@@ -103,9 +138,9 @@ async def release_held_work(runtime: Runtime) -> None:
 
 def default_jobs(catch_up_seconds: float) -> tuple[PeriodicJob, ...]:
     return (
-        PeriodicJob("process_inbox", 0.5, process_inbox),
-        PeriodicJob("advance_syncs", 1.0, advance_syncs),
-        PeriodicJob("push_crm", 1.0, push_crm),
+        PeriodicJob("process_inbox", 0.5, in_lanes(EVENT_LANES, 0.5)),
+        PeriodicJob("advance_syncs", 1.0, in_lanes(SYNC_LANES, 1.0)),
+        PeriodicJob("push_crm", 1.0, in_lanes(CRM_LANES, 1.0)),
         PeriodicJob("heal_missed_webhooks", catch_up_seconds, heal_missed_webhooks),
         # Only looks for due installations; each is re-listed once per its own interval.
         PeriodicJob("reconcile_customers", 60.0, reconcile_customers),

@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.adapters.gocardless.pacing import BucketShape, PacerRegistry
-from app.adapters.zoho.limits import LimiterRegistry, OrgLimiters
+from app.adapters.zoho.limits import LimiterRegistry, OrgLimiters, Priority, interactive_reserve
 from app.log import get_logger
 
 log = get_logger(__name__)
@@ -67,8 +67,10 @@ _LEVEL = text(
 )
 # A session may take an advisory lock it already holds, so the slots this process holds are
 # skipped by name rather than left to the lock to refuse.
+# Background calls try the low slots only, interactive ones the reserved high slots first.
 _SLOT_TAKE = text(
-    "SELECT s FROM generate_series(0, :limit - 1) AS s "
+    "SELECT s FROM generate_series(CAST(:first AS integer), CAST(:last AS integer), "
+    "CAST(:step AS integer)) AS s "
     "WHERE s <> ALL(CAST(:held AS integer[])) AND pg_try_advisory_lock(:key, s) LIMIT 1"
 )
 _SLOT_GIVE_BACK = text("SELECT pg_advisory_unlock(:key, :slot)")
@@ -153,12 +155,13 @@ class AdvisorySlots:
         self._lock = asyncio.Lock()
         self._held: dict[int, set[int]] = {}
 
-    async def take(self, key: int, limit: int) -> int:
-        """A free slot of `key`, waiting (polling) while all `limit` are held elsewhere."""
+    async def take(self, key: int, slots: range) -> int:
+        """A free slot of `key` among `slots`, tried in their order, waiting (polling) while
+        all are held elsewhere."""
         pause = _SLOT_POLL_FIRST
         while True:
             slot = await _finish_even_if_cancelled(
-                self._try_take(key, limit),
+                self._try_take(key, slots),
                 undo=lambda slot: self.give_back(key, slot) if slot is not None else None,
             )
             if slot is not None:
@@ -180,13 +183,19 @@ class AdvisorySlots:
         async with self._lock:
             await self._drop_connection()
 
-    async def _try_take(self, key: int, limit: int) -> int | None:
+    async def _try_take(self, key: int, slots: range) -> int | None:
         async def attempt(connection: AsyncConnection) -> int | None:
             # Read under the lock: a slot another task of ours took meanwhile is skipped too.
             held = self._held.setdefault(key, set())
-            if len(held) >= limit:
+            if all(slot in held for slot in slots):
                 return None
-            params = {"key": key, "limit": limit, "held": sorted(held)}
+            params = {
+                "key": key,
+                "first": slots[0],
+                "last": slots[-1],
+                "step": slots.step,
+                "held": sorted(held),
+            }
             slot = (await connection.execute(_SLOT_TAKE, params)).scalar()
             if slot is None:
                 return None
@@ -224,23 +233,28 @@ class SharedOrgLimiter:
 
     A local semaphore keeps this process from asking for more slots than exist; the slot
     itself is an advisory lock. Each task holds at most one slot of an org at a time (a
-    call is one `async with`), so the slot is remembered per task.
+    call is one `async with`), so the slot is remembered per task. Background calls take
+    only the slots below the interactive reserve, in every process alike.
     """
 
-    def __init__(self, slots: AdvisorySlots, org_id: str, limit: int) -> None:
+    def __init__(
+        self, slots: AdvisorySlots, org_id: str, limit: int, priority: Priority = "interactive"
+    ) -> None:
         if limit < 1:
             raise ValueError("the concurrency limit must be at least 1")
         self.limit = limit
         self.in_flight = 0
         self._slots = slots
         self._key = lock_key("zoho-calls", org_id)
-        self._local = asyncio.Semaphore(limit)
+        shared = limit - interactive_reserve(limit)
+        self._range = range(limit - 1, -1, -1) if priority == "interactive" else range(shared)
+        self._local = asyncio.Semaphore(len(self._range))
         self._held: dict[asyncio.Task[Any] | None, int] = {}
 
     async def __aenter__(self) -> None:
         await self._local.acquire()
         try:
-            slot = await self._slots.take(self._key, self.limit)
+            slot = await self._slots.take(self._key, self._range)
         except BaseException:
             self._local.release()
             raise
@@ -267,16 +281,20 @@ class SharedOrgLimiters:
     def __init__(self, slots: AdvisorySlots, limit: int) -> None:
         self.limit = limit
         self._slots = slots
-        self._by_org: dict[str, SharedOrgLimiter] = {}
+        self._by_org: dict[tuple[str, Priority], SharedOrgLimiter] = {}
 
-    def for_org(self, org_id: str) -> AbstractAsyncContextManager[Any]:
-        limiter = self._by_org.get(org_id)
+    def for_org(
+        self, org_id: str, priority: Priority = "interactive"
+    ) -> AbstractAsyncContextManager[Any]:
+        limiter = self._by_org.get((org_id, priority))
         if limiter is None:
-            limiter = self._by_org[org_id] = SharedOrgLimiter(self._slots, org_id, self.limit)
+            limiter = SharedOrgLimiter(self._slots, org_id, self.limit, priority)
+            self._by_org[(org_id, priority)] = limiter
         return limiter
 
     def forget(self, org_id: str) -> None:
-        self._by_org.pop(org_id, None)
+        for priority in ("interactive", "background"):
+            self._by_org.pop((org_id, priority), None)
 
     async def aclose(self) -> None:
         await self._slots.aclose()

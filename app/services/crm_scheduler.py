@@ -1,4 +1,4 @@
-"""After Sync Now, keep pushing mirror changes to the CRM, one worker per installation."""
+"""After Sync Now, keep pushing mirror changes to the CRM, one lane per installation."""
 
 from __future__ import annotations
 
@@ -55,24 +55,32 @@ async def installations_with_changes(runtime: Runtime) -> list[uuid.UUID]:
 
 
 async def push_changes(runtime: Runtime) -> PushTally:
+    """Every installation's changes, one after the other (tests, the demo's seeding)."""
     total = PushTally()
     for installation_id in await installations_with_changes(runtime):
         if runtime.stopping.is_set():
             break
-        lease = f"crm:{installation_id}"
-        owner = await leases.acquire(runtime, lease)
-        if owner is None:
-            continue
-        try:
-            async with runtime.sessionmaker() as session:
-                connection = await session.get(ZohoConnection, installation_id)
-            if connection is None:
-                continue
-            crm = zoho_crm(runtime, connection)
-            total.add(await push_customers(runtime, crm, installation_id, max_batches=MAX_BATCHES))
-            total.add(await push_payments(runtime, crm, installation_id, max_batches=MAX_BATCHES))
-        except (ZohoError, AppError) as exc:
-            log.warning("crm.push_failed", installation_id=str(installation_id), error=str(exc))
-        finally:
-            await leases.release(runtime, lease, owner)
+        total.add(await push_installation(runtime, installation_id))
     return total
+
+
+async def push_installation(runtime: Runtime, installation_id: uuid.UUID) -> PushTally:
+    """Up to MAX_BATCHES upserts of each module for one installation, under its lease."""
+    tally = PushTally()
+    lease = f"crm:{installation_id}"
+    owner = await leases.acquire(runtime, lease)
+    if owner is None:
+        return tally
+    try:
+        async with runtime.sessionmaker() as session:
+            connection = await session.get(ZohoConnection, installation_id)
+        if connection is None:
+            return tally
+        crm = zoho_crm(runtime, connection, priority="background")
+        tally.add(await push_customers(runtime, crm, installation_id, max_batches=MAX_BATCHES))
+        tally.add(await push_payments(runtime, crm, installation_id, max_batches=MAX_BATCHES))
+    except (ZohoError, AppError) as exc:
+        log.warning("crm.push_failed", installation_id=str(installation_id), error=str(exc))
+    finally:
+        await leases.release(runtime, lease, owner)
+    return tally

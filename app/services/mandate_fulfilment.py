@@ -109,7 +109,9 @@ async def _collect(
         log.warning("mandate_request.auto_collect_skipped", reason="Zoho CRM is not connected")
         return
     try:
-        invoice = await read_org_invoice(session, zoho_crm(runtime, zoho), zoho, request.invoice_id)
+        invoice = await read_org_invoice(
+            session, zoho_crm(runtime, zoho, priority="background"), zoho, request.invoice_id
+        )
     except NotFound:
         invoice = None
     reason = _not_to_collect(request, invoice)

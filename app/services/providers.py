@@ -20,8 +20,10 @@ def zoho_crm(
     tokens: ZohoTokenSource | None = None,
     api_domain: str | None = None,
     triggers: Sequence[str] | None = None,
+    priority: Literal["interactive", "background"] = "interactive",
 ) -> ZohoCRM:
-    """`triggers` overrides ZOHO_CRM_TRIGGERS: Sync Now writes with none (`()`)."""
+    """`triggers` overrides ZOHO_CRM_TRIGGERS: Sync Now writes with none (`()`). Background
+    work leaves the org's interactive reserve of Zoho slots to the widget."""
     settings = runtime.settings
     return ZohoCRM(
         runtime.http,
@@ -29,7 +31,7 @@ def zoho_crm(
         api_base=settings.zoho_api_url or api_domain or connection.api_domain,
         tokens=tokens or ZohoTokenStore(runtime, connection.installation_id, connection),
         names=ZohoNames(settings.zoho_namespace),
-        limiter=runtime.zoho_limiters.for_org(connection.org_id),
+        limiter=runtime.zoho_limiters.for_org(connection.org_id, priority),
         triggers=settings.zoho_crm_triggers if triggers is None else triggers,
         sleep=runtime.provider_sleep,
     )

@@ -182,7 +182,7 @@ async def _advance(runtime: Runtime, installation_id: uuid.UUID, lease: HeldLeas
     gc = gocardless_client(runtime, gocardless, priority="background")
     # A backfill copies history: CRM workflows are for changes as they happen, so none run
     # (`trigger: []`); real-time writes after it keep ZOHO_CRM_TRIGGERS.
-    crm = zoho_crm(runtime, zoho, triggers=())
+    crm = zoho_crm(runtime, zoho, triggers=(), priority="background")
     events_since = run.events_since or await note_event_position(runtime, gc, installation_id)
     stage = SyncStage(run.stage)
     if stage is SyncStage.listing:

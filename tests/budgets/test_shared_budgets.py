@@ -4,13 +4,14 @@ every process. Two `AdvisorySlots` stand for two processes (each has its own con
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.gocardless.pacing import BucketShape, LocalBucket, PacerRegistry
-from app.adapters.zoho.limits import OrgLimiters
+from app.adapters.zoho.limits import OrgLimiters, Priority
 from app.services.budgets import (
     AdvisorySlots,
     DatabaseBucket,
@@ -180,3 +181,40 @@ async def test_counting_a_call_needs_no_second_connection_from_the_requests_pool
     finally:
         await budgets.aclose()
         await requests_pool.dispose()
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["across processes", "in process"])
+async def test_background_calls_leave_zoho_slots_to_interactive_ones(
+    two_processes: tuple[AdvisorySlots, AdvisorySlots], shared: bool
+) -> None:
+    registries: tuple[SharedOrgLimiters | OrgLimiters, ...] = (
+        tuple(SharedOrgLimiters(slots, limit=10) for slots in two_processes)
+        if shared
+        else (OrgLimiters(10),) * 2
+    )
+    in_flight: Counter[str] = Counter()
+    release = asyncio.Event()
+
+    async def call(limiters: SharedOrgLimiters | OrgLimiters, priority: Priority) -> None:
+        async with limiters.for_org("600", priority):
+            in_flight[priority] += 1
+            await release.wait()
+            in_flight[priority] -= 1
+
+    async def reached(priority: Priority, count: int) -> None:
+        async with asyncio.timeout(5):
+            while in_flight[priority] < count:
+                await asyncio.sleep(0.01)
+
+    # A backlog of twelve background calls: eight go out, two slots stay free.
+    calls = [asyncio.create_task(call(registries[n % 2], "background")) for n in range(12)]
+    await reached("background", 8)
+    await asyncio.sleep(0.2)  # time enough for a ninth to get in, were it allowed
+    assert in_flight["background"] == 8
+    # The widget's calls do not queue behind them.
+    calls += [asyncio.create_task(call(registries[n % 2], "interactive")) for n in range(2)]
+    await reached("interactive", 2)
+    assert sum(in_flight.values()) == 10
+    release.set()
+    async with asyncio.timeout(10):
+        await asyncio.gather(*calls)

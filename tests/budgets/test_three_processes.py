@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.adapters.gocardless.pacing import DEFAULT_BURST
+from app.adapters.gocardless.pacing import default_burst
 from app.services.budgets import WINDOW_SLACK_SECONDS
 from tests.budgets.processes import READY
 from tests.conftest import ENCRYPTION_KEY, TEST_DATABASE_URL
@@ -118,10 +118,9 @@ async def test_three_workers_share_one_budget_per_merchant(clean_db: AsyncEngine
     usage = gc_usage[gc["access_token"]]
     assert usage["refused"] == 0
     # One bucket for the three: its burst plus its refill over the run, never three of them.
-    one_budget = (
-        DEFAULT_BURST + (RATE_PER_MINUTE - DEFAULT_BURST) / (60 + WINDOW_SLACK_SECONDS) * elapsed
-    )
-    assert DEFAULT_BURST <= usage["allowed"] <= one_budget + 1
+    burst = default_burst(RATE_PER_MINUTE)
+    one_budget = burst + (RATE_PER_MINUTE - burst) / (60 + WINDOW_SLACK_SECONDS) * elapsed
+    assert burst <= usage["allowed"] <= one_budget + 1
     assert usage["busiest_minute"] <= RATE_PER_MINUTE
     assert zoho_counters.get("crm.rejected.concurrency", 0) == 0
     assert zoho_counters[f"crm.in_flight.peak.{zoho['org_id']}"] == ZOHO_IN_FLIGHT

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi import FastAPI
 
+from app.adapters.gocardless.pacing import DEFAULT_BURST
 from app.models import GcPayment, InboxEvent
 from tests.foundation.conftest import (
     ADMIN_HEADERS,
@@ -74,9 +75,9 @@ async def test_each_installation_reports_its_lag_backlog_and_budgets(
     assert (lagging["pending_events"], lagging["parked_events"]) == (5, 1)
     assert 290 < lagging["lag_seconds"] < 900
     assert lagging["crm_backlog"] == 1
-    # Seven taken from a burst of 50 (and up to four more taken ahead, unspent), refilled by
-    # about 15 a second since.
-    assert 50 - 7 - 4 <= lagging["gocardless_requests_left"] < 50
+    # Seven taken from a full burst (and up to four more taken ahead, unspent), refilled by
+    # about 12 a second since.
+    assert DEFAULT_BURST - 7 - 4 <= lagging["gocardless_requests_left"] < DEFAULT_BURST
     assert lagging["zoho_slots_left"] == runtime.settings.zoho_concurrency - 1
     assert report["600002"] == {
         "installation_id": str(quiet.installation_id),

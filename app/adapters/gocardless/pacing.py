@@ -29,8 +29,19 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 DEFAULT_RATE_PER_MINUTE = 1000
-DEFAULT_BURST = 50
-DEFAULT_BACKGROUND_RESERVE = 0.2
+
+
+def default_burst(rate_per_minute: int) -> int:
+    """A quarter of the minute may go at once: a burst of widget calls (a hundred people
+    clicking) passes without waiting, while any 62 s still hold at most the limit (at 1000 a
+    minute, 250 plus 62 s at 12.1/s). Background work, which reads a storm in pages of 500
+    events, needs little of the refill."""
+    return max(rate_per_minute // 4, 1)
+
+
+DEFAULT_BURST = default_burst(DEFAULT_RATE_PER_MINUTE)
+# Background callers stop while fewer than this share of the burst (100 requests) is left.
+DEFAULT_BACKGROUND_RESERVE = 0.4
 # The server's reset is an HTTP date of a one-minute window; clock skew must not make us
 # wait longer than one window.
 MAX_SERVER_WAIT = 60.0
@@ -90,12 +101,13 @@ class RatePacer:
         self,
         *,
         rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
-        burst: int = DEFAULT_BURST,
+        burst: int | None = None,
         background_reserve: float = DEFAULT_BACKGROUND_RESERVE,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         bucket: TokenBucket | None = None,
     ) -> None:
+        burst = default_burst(rate_per_minute) if burst is None else burst
         _check_limits(rate_per_minute, burst, background_reserve)
         self._capacity = float(burst)
         self._reserve = background_reserve
@@ -162,13 +174,14 @@ class PacerRegistry:
         self,
         *,
         rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
-        burst: int = DEFAULT_BURST,
+        burst: int | None = None,
         background_reserve: float = DEFAULT_BACKGROUND_RESERVE,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         bucket_for: BucketFactory | None = None,
         slack_seconds: float = 0.0,
     ) -> None:
+        burst = default_burst(rate_per_minute) if burst is None else burst
         _check_limits(rate_per_minute, burst, background_reserve)
         self.shape = BucketShape.for_rate(rate_per_minute, burst, slack_seconds)
         self._bucket_for = bucket_for or (lambda _org, shape: LocalBucket(shape, clock))

@@ -295,7 +295,9 @@ class Refresher:
             return None
         assert zoho is not None
         try:
-            contacts = await zoho_crm(self.runtime, zoho).search_by_email(CONTACTS, email)
+            contacts = await zoho_crm(self.runtime, zoho, priority="background").search_by_email(
+                CONTACTS, email
+            )
         except ZohoError as exc:
             log.info("crm.contact_match_skipped", code=exc.code)
             return None
