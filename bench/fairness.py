@@ -186,8 +186,25 @@ async def _gc_usage(admin: httpx.AsyncClient, gc_base: str) -> dict[str, dict[st
     return tokens
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 async def measure(
-    gc_base: str, zoho_base: str, port: int, gc: dict[str, Any], zoho: dict[str, Any]
+    gc_base: str,
+    zoho_base: str,
+    port: int,
+    gc: dict[str, Any],
+    zoho: dict[str, Any],
+    probe: Probe,
+    pids: list[int],
 ) -> dict[str, Any]:
     webhook_url = f"http://127.0.0.1:{port}/webhooks/gocardless"
     sent_at: dict[str, float] = {}  # B's payment id -> when its webhook was posted
@@ -199,6 +216,7 @@ async def measure(
     stop = asyncio.Event()
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as http:
         before = await _gc_usage(http, gc_base)
+        cpu_before = cpu_seconds(pids)
         started = time.perf_counter()
         sampler = asyncio.create_task(load.sample(stop))
 
@@ -247,6 +265,19 @@ async def measure(
                 await asyncio.sleep(0.05)
 
         a_done: list[float] = []
+        stages: dict[str, float] = {}
+
+        async def watch_stages() -> None:
+            # When the inbox and the CRM queue were last empty, to tell where time goes.
+            while not a_done:
+                await asyncio.sleep(1.0)
+                if len(a_ids) < STORM:
+                    continue
+                pending = await probe.scalar(
+                    "SELECT count(*) FROM gc_events WHERE status = 'pending'"
+                )
+                if int(pending) == 0 and "inbox" not in stages:
+                    stages["inbox"] = time.perf_counter() - started
 
         async def watch_a() -> None:
             while True:
@@ -262,10 +293,11 @@ async def measure(
 
         try:
             async with asyncio.timeout(DEADLINE_SECONDS):
-                await asyncio.gather(storm(), trickle(), watch_a(), watch_b())
+                await asyncio.gather(storm(), trickle(), watch_a(), watch_b(), watch_stages())
         finally:
             stop.set()
             await sampler
+        cpu_used = cpu_seconds(pids) - cpu_before
         after = await _gc_usage(http, gc_base)
         zoho_counters = (await http.get(f"{zoho_base}/_sim/counters")).json()
 
@@ -288,6 +320,8 @@ async def measure(
         "ack_p99_ms": 1000 * ordered_acks[min(int(0.99 * len(acks)), len(acks) - 1)],
         "webhooks_refused": len(refused),
         "load": str(load),
+        "inbox_empty": stages.get("inbox"),
+        "cpu": cpu_used,
     }
 
 
@@ -350,7 +384,8 @@ async def run(*, in_process_worker: bool) -> bool:
 
             await until(synced, 0.5)
             print("both merchants synced; the storm and the trickle start", flush=True)
-            figures = await measure(gc_base, zoho_base, port, gc, zoho)
+            pids = [process.pid for process in service.processes.values()]
+            figures = await measure(gc_base, zoho_base, port, gc, zoho, probe, pids)
         finally:
             await service.stop_all()
             await probe.engine.dispose()
@@ -373,6 +408,12 @@ async def run(*, in_process_worker: bool) -> bool:
     print(
         f"GoCardless calls: A {figures['gc_calls_a']} for its storm, {per_thousand:.1f} per "
         f"1,000 events (target 5); B {figures['gc_calls_b']} for its {TRICKLE} lone events"
+    )
+    inbox = figures["inbox_empty"]
+    print(
+        f"   every event processed (inbox empty) after "
+        f"{'n/a' if inbox is None else f'{inbox:.1f} s'}; our processes used "
+        f"{figures['cpu']:.1f} s of CPU meanwhile"
     )
     print(f"while measuring: {figures['load']}")
     ok = (
