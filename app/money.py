@@ -59,6 +59,22 @@ SCHEME_CURRENCIES: Mapping[str, str] = MappingProxyType(
 MAX_DEBIT_MINOR_UNITS = 99_999_999_999
 
 
+# GoCardless's default per-payment minimum and limit by scheme, in minor units (its support
+# article "Transaction limits"). GoCardless can raise a creditor's limits, so these are never
+# enforced here: they only name the standard figure when GoCardless refuses an amount.
+SCHEME_DEFAULT_AMOUNT_BOUNDS: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {
+        "autogiro": (10_00, 50_000_00),
+        "bacs": (1_00, 5_000_00),
+        "becs": (2_00, 10_000_00),
+        "becs_nz": (2_00, 10_000_00),
+        "betalingsservice": (10_00, 50_000_00),
+        "pad": (2_00, 5_000_00),
+        "sepa_core": (1_00, 5_000_00),
+    }
+)
+
+
 def currency_exponent(currency: str) -> int:
     try:
         return CURRENCY_EXPONENTS[currency]

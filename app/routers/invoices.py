@@ -35,11 +35,8 @@ from app.schemas.invoices import (
 from app.schemas.problems import problem_responses
 from app.services.installations import require_gocardless
 from app.services.invoice_payments import (
-    ChargeDateNotAllowed,
-    CurrencyMismatch,
     InvalidInvoiceAmount,
     MandateNotFound,
-    MandateNotUsable,
     PaymentChargedBack,
     PaymentNotCancellable,
     PaymentRetryPossible,
@@ -62,6 +59,15 @@ from app.services.invoices import (
     require_synced,
 )
 from app.services.mandate_requests import ContactHasNoEmail, request_mandate
+from app.services.payment_problems import (
+    AmountAboveSchemeMaximum,
+    AmountBelowSchemeMinimum,
+    ChargeDateNotAllowed,
+    CurrencyMismatch,
+    MandateNotUsable,
+    PaymentReferenceRefused,
+    PaymentRefused,
+)
 from app.services.payment_refunds import (
     PaymentNotRefundable,
     RefundConflict,
@@ -150,7 +156,11 @@ async def get_invoice_mandates(
             MandateNotUsable,
             CurrencyMismatch,
             InvalidInvoiceAmount,
+            AmountAboveSchemeMaximum,
+            AmountBelowSchemeMinimum,
             ChargeDateNotAllowed,
+            PaymentReferenceRefused,
+            PaymentRefused,
             InvoiceHasNoContact,
             PaymentRetryPossible,
             PaymentChargedBack,

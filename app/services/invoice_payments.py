@@ -27,7 +27,7 @@ from app.adapters.gocardless.errors import (
 from app.adapters.gocardless.models import Payment
 from app.adapters.zoho.crm import ZohoCRM
 from app.adapters.zoho.errors import ZohoError
-from app.errors import AppError, NotFound, ProviderError
+from app.errors import AppError, NotFound
 from app.log import get_logger
 from app.models import (
     GcCustomer,
@@ -61,7 +61,9 @@ from app.services.mirror import (
     store_mandates,
     store_payments,
 )
+from app.services.payment_problems import ChargeDateNotAllowed, CurrencyMismatch, MandateNotUsable
 from app.services.payment_standing import Standing, standing_from_status, verdict
+from app.services.provider_errors import payment_refusal
 from app.services.providers import gocardless_client, zoho_crm
 
 # Who the audit metadata names when the installation's API key (no CRM user) acts.
@@ -81,24 +83,12 @@ REFERENCE_LIMITS = {
 }
 
 
-class CurrencyMismatch(AppError):
-    status, code, title = 422, "currency_mismatch", "Invoice and mandate currencies differ"
-
-
-class MandateNotUsable(AppError):
-    status, code, title = 409, "mandate_not_usable", "The mandate cannot take payments"
-
-
 class MandateNotFound(AppError):
     status, code, title = 404, "mandate_not_found", "No such mandate for this contact"
 
 
 class InvalidInvoiceAmount(AppError):
     status, code, title = 422, "invalid_amount", "The invoice total cannot be collected"
-
-
-class ChargeDateNotAllowed(AppError):
-    status, code, title = 422, "charge_date_not_allowed", "The charge date is too early"
 
 
 class PaymentRetryPossible(AppError):
@@ -164,7 +154,10 @@ async def create_invoice_payment(
             invoice_currency=invoice.currency,
             mandate_currency=mandate.currency,
         )
-    _check_charge_date(charge_date, mandate, today=runtime.clock().date())
+    today = runtime.clock().date()
+    _check_charge_date(charge_date, mandate, today=today)
+    if charge_date is None:
+        charge_date = await _due_date_charge(session, installation.id, gc, invoice, mandate, today)
     attempt = 1 + (
         await session.scalar(
             select(func.count())
@@ -342,6 +335,29 @@ def _check_charge_date(charge_date: date | None, mandate: GcMandate, *, today: d
         )
 
 
+async def _due_date_charge(
+    session: AsyncSession,
+    installation_id: uuid.UUID,
+    gc: GoCardlessClient,
+    invoice: Invoice,
+    mandate: GcMandate,
+    today: date,
+) -> date | None:
+    """The invoice's due date, when it is later than the earliest the mandate allows; else
+    None (as soon as possible).
+
+    The earliest date moves on every day, so it is read from GoCardless rather than the
+    mirror: a stale one could let through a due date GoCardless then refuses.
+    """
+    due = invoice.due_date
+    if due is None or due <= today:
+        return None
+    current = await gc.get_mandate(mandate.id)
+    await store_mandates(session, installation_id, [current], datetime.now(UTC))
+    earliest = current.next_possible_charge_date
+    return due if earliest is None or due > earliest else None
+
+
 async def _create_at_gocardless(
     gc: GoCardlessClient,
     row: InvoicePayment,
@@ -368,21 +384,14 @@ async def _create_at_gocardless(
                 META_INVOICE_NUMBER: number[:500],
             },
         )
-    except GoCardlessInvalidState as exc:
-        if exc.has_reason("mandate_is_inactive"):
-            raise MandateNotUsable(
-                f"GoCardless says mandate {mandate.id} is failed, cancelled or expired"
-            ) from None
-        raise ProviderError(f"GoCardless refused the payment: {exc.message}") from None
-    except GoCardlessValidationFailed as exc:
-        fields = {str(e.get("field")) for e in exc.errors if e.get("field")}
-        if "currency" in fields:
-            raise CurrencyMismatch(f"GoCardless refused the currency: {exc.message}") from None
-        if "charge_date" in fields:
-            raise ChargeDateNotAllowed(
-                f"GoCardless refused the charge date: {exc.message}"
-            ) from None
-        raise InvalidInvoiceAmount(f"GoCardless refused the payment: {exc.message}") from None
+    except (GoCardlessInvalidState, GoCardlessValidationFailed) as exc:
+        raise payment_refusal(
+            exc,
+            mandate_id=mandate.id,
+            scheme=mandate.scheme,
+            amount=row.amount,
+            currency=row.currency,
+        ) from None
     if not created:
         log.info("invoice.payment_recovered", payment_id=payment.id, key=row.idempotency_key)
     return payment

@@ -13,9 +13,12 @@ from app.simulators.gocardless import errors, lifecycle
 from app.simulators.gocardless.errors import FieldErrors
 from app.simulators.gocardless.events import emit
 from app.simulators.gocardless.formats import (
+    AMOUNT_ABOVE_MAXIMUM,
+    AMOUNT_BELOW_MINIMUM,
     CURRENCY_SCHEME,
     MANDATE_STATUSES_ACCEPTING_PAYMENTS,
     REFERENCE_MAX,
+    SCHEME_AMOUNT_BOUNDS,
     SCHEME_CURRENCY,
     parse_date,
     roll_forward,
@@ -121,6 +124,11 @@ async def create_payment(request: Request, ctx: ApiContext = Depends(api_context
     expected = SCHEME_CURRENCY[mandate.scheme]
     if currency != expected:
         problems.add("currency", f"must be {expected} for a {mandate.scheme} mandate")
+    minimum, maximum = SCHEME_AMOUNT_BOUNDS.get(mandate.scheme, (1, amount))
+    if amount > maximum:
+        problems.add("amount", AMOUNT_ABOVE_MAXIMUM)
+    elif amount < minimum:
+        problems.add("amount", AMOUNT_BELOW_MINIMUM)
     charge_date = _charge_date(body.get("charge_date"), mandate, ctx, problems, "charge_date")
     limit = REFERENCE_MAX.get(mandate.scheme)
     if reference is not None and (limit is None or len(reference) > limit):

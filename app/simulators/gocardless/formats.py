@@ -38,6 +38,20 @@ REFERENCE_MAX: dict[str, int] = {
     "betalingsservice": 30,
     "sepa_core": 140,
 }
+# A payment's amount bounds per scheme, in minor units: GoCardless's default transaction
+# minimum and limit (support article "Transaction limits"; it can raise them per creditor).
+# A payment outside them is a `validation_failed` on `amount`. ACH has no published default.
+SCHEME_AMOUNT_BOUNDS: dict[str, tuple[int, int]] = {
+    "autogiro": (10_00, 50_000_00),
+    "bacs": (1_00, 5_000_00),
+    "becs": (2_00, 10_000_00),
+    "becs_nz": (2_00, 10_000_00),
+    "betalingsservice": (10_00, 50_000_00),
+    "pad": (2_00, 5_000_00),
+    "sepa_core": (1_00, 5_000_00),
+}
+AMOUNT_ABOVE_MAXIMUM = "is greater than the permitted scheme maximum"
+AMOUNT_BELOW_MINIMUM = "is less than the permitted scheme minimum"
 # Working days between submitting a collection and its charge date.
 SUBMISSION_LEAD_DAYS: dict[str, int] = {"bacs": 2, "sepa_core": 1}
 DEFAULT_SUBMISSION_LEAD_DAYS = 2
