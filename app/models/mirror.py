@@ -102,6 +102,8 @@ class GcMandate(Base):
     bank_name: Mapped[str | None] = mapped_column(String(255))
     account_number_ending: Mapped[str | None] = mapped_column(String(16))
     account_holder_name: Mapped[str | None] = mapped_column(String(255))
+    # GoCardless replaced this mandate (a new scheme identifier): payments go to that one.
+    new_mandate_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class GcPayment(CrmTracked, Base):

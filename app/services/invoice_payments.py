@@ -44,10 +44,12 @@ from app.schemas.invoices import PaymentOut
 from app.services.crm_push import push_now
 from app.services.installations import require_gocardless
 from app.services.invoices import (
+    MAX_REPLACEMENTS,
     USABLE_MANDATE_STATUSES,
     Contact,
     Invoice,
     contact_customers,
+    follow_replacements,
     payment_out,
     read_org_invoice,
     require_contact,
@@ -64,7 +66,7 @@ from app.services.mirror import (
 from app.services.payment_problems import ChargeDateNotAllowed, CurrencyMismatch, MandateNotUsable
 from app.services.payment_standing import Standing, standing_from_status, verdict
 from app.services.provider_errors import payment_refusal
-from app.services.providers import gocardless_client, zoho_crm
+from app.services.providers import gocardless_client, idempotency_key, zoho_crm
 
 # Who the audit metadata names when the installation's API key (no CRM user) acts.
 API_KEY_ACTOR = "api_key"
@@ -142,6 +144,8 @@ async def create_invoice_payment(
         contact=contact,
         mandate_id=mandate_id,
     )
+    # A replaced mandate (new scheme identifier) collects through its replacement.
+    mandate = await follow_replacements(session, installation.id, gc, mandate)
     if mandate.status not in USABLE_MANDATE_STATUSES:
         raise MandateNotUsable(
             f"mandate {mandate.id} is {mandate.status.replace('_', ' ')} and cannot take payments",
@@ -174,7 +178,7 @@ async def create_invoice_payment(
         installation_id=installation.id,
         invoice_id=invoice_id,
         attempt=attempt,
-        idempotency_key=f"zoho:{installation.zoho_org_id}:{invoice_id}:payment:{attempt}",
+        idempotency_key=idempotency_key(installation.id, invoice_id, "payment", attempt),
         mandate_id=mandate.id,
         amount=amount,
         currency=invoice.currency,
@@ -191,9 +195,21 @@ async def create_invoice_payment(
         if existing is None:
             raise
         return PaymentResult(payment_out(existing), created=False)
-    payment = await _create_at_gocardless(
-        gc, row, invoice, mandate, charge_date, installation.zoho_org_id
-    )
+    for _ in range(MAX_REPLACEMENTS):
+        try:
+            payment = await _create_at_gocardless(
+                gc, row, invoice, mandate, charge_date, installation.zoho_org_id
+            )
+            break
+        except MandateReplaced as replaced:
+            # GoCardless replaced it before the mirror heard: the same key (nothing was
+            # created) goes to the replacement, which has the same customer and currency.
+            mandate = await follow_replacements(
+                session, installation.id, gc, mandate, replaced.new_mandate_id
+            )
+            row.mandate_id = mandate.id
+    else:
+        raise MandateNotUsable(f"mandate {mandate_id} was replaced too many times to follow")
     row.gc_payment_id = payment.id
     fetched_at = datetime.now(UTC)
     await store_payments(
@@ -235,6 +251,8 @@ async def _open_payment(
             InvoicePayment.state == InvoicePaymentState.live.value,
         )
     )
+    if row is None:
+        row = await _adopt_earlier_payment(session, installation, invoice_id)
     if row is None or row.gc_payment_id is None:
         return None
     payment = await session.get(GcPayment, (installation.id, row.gc_payment_id))
@@ -272,6 +290,63 @@ async def _open_payment(
         ).keeping_changes()
     row.state = InvoicePaymentState.closed
     await session.flush()
+    return None
+
+
+async def _adopt_earlier_payment(
+    session: AsyncSession, installation: Installation, invoice_id: str
+) -> InvoicePayment | None:
+    """A payment made for the invoice before a reinstall (or a GoCardless reconnection) has no
+    row here, only its copy in the mirror, found by its metadata: the newest one that is not
+    over takes the invoice's slot again, so it is judged like any other and never doubled.
+    """
+    ours = select(InvoicePayment.gc_payment_id).where(
+        InvoicePayment.installation_id == installation.id,
+        InvoicePayment.gc_payment_id.is_not(None),
+    )
+    earlier = (
+        await session.scalars(
+            select(GcPayment)
+            .where(
+                GcPayment.installation_id == installation.id,
+                GcPayment.invoice_id == invoice_id,
+                GcPayment.id.not_in(ours),
+            )
+            .order_by(GcPayment.gc_created_at.desc())
+        )
+    ).all()
+    for payment in earlier:
+        known = standing_from_status(payment.status)
+        if known is not None and known.standing == Standing.over:
+            continue
+        rows = await session.scalar(
+            select(func.count())
+            .select_from(InvoicePayment)
+            .where(
+                InvoicePayment.installation_id == installation.id,
+                InvoicePayment.invoice_id == invoice_id,
+            )
+        )
+        row = InvoicePayment(
+            installation_id=installation.id,
+            invoice_id=invoice_id,
+            attempt=(rows or 0) + 1,
+            # Never sent: the payment exists already.
+            idempotency_key=idempotency_key(installation.id, invoice_id, "adopted", payment.id),
+            mandate_id=payment.mandate_id or "",
+            amount=payment.amount,
+            currency=payment.currency,
+            gc_payment_id=payment.id,
+            state=InvoicePaymentState.live,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(row)
+                await session.flush()
+        except IntegrityError:
+            return None  # a concurrent request took the slot; the caller's insert will see it
+        log.info("invoice.payment_adopted", invoice_id=invoice_id, payment_id=payment.id)
+        return row
     return None
 
 
@@ -385,6 +460,9 @@ async def _create_at_gocardless(
             },
         )
     except (GoCardlessInvalidState, GoCardlessValidationFailed) as exc:
+        new_mandate_id = _replacement(exc)
+        if new_mandate_id is not None:
+            raise MandateReplaced(new_mandate_id) from None
         raise payment_refusal(
             exc,
             mandate_id=mandate.id,
@@ -395,6 +473,24 @@ async def _create_at_gocardless(
     if not created:
         log.info("invoice.payment_recovered", payment_id=payment.id, key=row.idempotency_key)
     return payment
+
+
+class MandateReplaced(Exception):
+    def __init__(self, new_mandate_id: str) -> None:
+        super().__init__(new_mandate_id)
+        self.new_mandate_id = new_mandate_id
+
+
+def _replacement(exc: GoCardlessError) -> str | None:
+    """`mandate_replaced` names the new mandate in `links.new_mandate` (GoCardless support:
+    "update your records to the ID included in the error response")."""
+    for error in exc.errors:
+        links = error.get("links")
+        if error.get("reason") == "mandate_replaced" and isinstance(links, dict):
+            new_id = links.get("new_mandate")
+            if isinstance(new_id, str) and new_id:
+                return new_id
+    return None
 
 
 async def payment_to_crm_now(

@@ -235,15 +235,62 @@ async def customer_mandates(
     query = select(GcMandate).where(
         GcMandate.installation_id == installation_id, GcMandate.customer_id.in_(ids)
     )
-    mandates = list((await session.scalars(query.order_by(GcMandate.gc_created_at.desc()))).all())
-    if mandates or gc is None:
-        return mandates
-    # The mirror knows the customer but no mandate (e.g. before Sync Now): ask GoCardless.
-    for customer_id in ids:
-        fetched_at = datetime.now(UTC)
-        page = await gc.list_mandates_page(None, customer=customer_id)
-        await store_mandates(session, installation_id, page.items, fetched_at)
-    return list((await session.scalars(query.order_by(GcMandate.gc_created_at.desc()))).all())
+    ordered = query.order_by(GcMandate.gc_created_at.desc())
+    mandates = list((await session.scalars(ordered)).all())
+    if gc is not None and not mandates:
+        # The mirror knows the customer but no mandate (e.g. before Sync Now): ask GoCardless.
+        for customer_id in ids:
+            fetched_at = datetime.now(UTC)
+            page = await gc.list_mandates_page(None, customer=customer_id)
+            await store_mandates(session, installation_id, page.items, fetched_at)
+        mandates = list((await session.scalars(ordered)).all())
+    if gc is not None:
+        for mandate in [m for m in mandates if m.new_mandate_id]:
+            await follow_replacements(session, installation_id, gc, mandate)
+        mandates = list((await session.scalars(ordered)).all())
+    # A replaced mandate takes no payments; its replacement is listed in its place.
+    return [m for m in mandates if m.new_mandate_id is None]
+
+
+# More replacements of one mandate than any creditor's scheme identifier changes.
+MAX_REPLACEMENTS = 5
+
+
+async def follow_replacements(
+    session: AsyncSession,
+    installation_id: uuid.UUID,
+    gc: GoCardlessClient,
+    mandate: GcMandate,
+    new_mandate_id: str | None = None,
+) -> GcMandate:
+    """The mandate that replaced `mandate` (GoCardless's `links.new_mandate`), following the
+    chain to its end and reading from GoCardless what the mirror does not know yet.
+
+    `new_mandate_id` is a replacement GoCardless named before the mirror learnt of it (an
+    error answering a payment create): the old mandate is read again to record it.
+    """
+    if new_mandate_id is not None and mandate.new_mandate_id is None:
+        await store_mandates(
+            session, installation_id, [await gc.get_mandate(mandate.id)], datetime.now(UTC)
+        )
+        await session.refresh(mandate)
+        if mandate.new_mandate_id is None:
+            mandate.new_mandate_id = new_mandate_id
+    for _ in range(MAX_REPLACEMENTS):
+        if mandate.new_mandate_id is None:
+            return mandate
+        successor = await session.get(GcMandate, (installation_id, mandate.new_mandate_id))
+        if successor is None:
+            await store_mandates(
+                session,
+                installation_id,
+                [await gc.get_mandate(mandate.new_mandate_id)],
+                datetime.now(UTC),
+            )
+            successor = await session.get(GcMandate, (installation_id, mandate.new_mandate_id))
+            assert successor is not None
+        mandate = successor
+    return mandate
 
 
 async def read_bank_accounts(

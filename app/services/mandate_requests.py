@@ -44,7 +44,7 @@ from app.services.invoices import (
     require_synced,
 )
 from app.services.mirror import META_INVOICE_ID, META_ORG_ID
-from app.services.providers import gocardless_client, zoho_crm
+from app.services.providers import gocardless_client, idempotency_key, zoho_crm
 from app.services.setup_email_throttle import reserve_setup_email
 
 log = get_logger("app.services.mandate_requests")
@@ -137,7 +137,7 @@ async def _new_request(
             MandateRequest.invoice_id == invoice.id,
         )
     )
-    key = f"zoho:{installation.zoho_org_id}:{invoice.id}:mandate-request:{(previous or 0) + 1}"
+    key = idempotency_key(installation.id, invoice.id, "mandate-request", (previous or 0) + 1)
     customers = await contact_customers(session, installation.id, contact)
     billing_request, _ = await gc.create_billing_request(
         currency=invoice.currency,
@@ -194,7 +194,6 @@ async def _renew_flow(
     request: MandateRequest,
     contact: Contact,
 ) -> None:
-    base = f"zoho:{installation.zoho_org_id}:{request.invoice_id}:br:{request.billing_request_id}"
     done = f"{runtime.settings.public_base_url}/mandate-setup/complete"
     given, _, family = (contact.name or "").partition(" ")
     prefilled = {"email": contact.email or ""}
@@ -204,7 +203,9 @@ async def _renew_flow(
         billing_request_id=request.billing_request_id,
         redirect_uri=done,
         exit_uri=f"{done}?exited=1",
-        idempotency_key=f"{base}:flow:{request.flows_created + 1}",
+        idempotency_key=idempotency_key(
+            installation.id, "br", request.billing_request_id, "flow", request.flows_created + 1
+        ),
         prefilled_customer=prefilled,
     )
     request.flow_id = flow.id

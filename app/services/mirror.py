@@ -114,6 +114,7 @@ async def store_mandates(
             "reference": m.reference,
             "next_possible_charge_date": m.next_possible_charge_date,
             "customer_bank_account_id": m.links.customer_bank_account,
+            "new_mandate_id": m.links.new_mandate,
             "gc_created_at": m.created_at,
             "fetched_at": fetched_at,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Literal
 
@@ -79,3 +80,13 @@ class StaticZohoToken:
 
     async def refreshed_access_token(self, stale: str) -> str:
         return self._token
+
+
+def idempotency_key(installation_id: uuid.UUID, *operation: str | int) -> str:
+    """The key of one GoCardless create, derived from what it does for which installation.
+
+    Per installation, not per org: a reinstall starts its counters (attempt 1, request 1)
+    again, and an org-based key would hand back the old installation's payment or fulfilled
+    billing request instead of creating a new one.
+    """
+    return ":".join(("gz", str(installation_id), *map(str, operation)))

@@ -208,6 +208,8 @@ class Refresher:
         await self._ensure_customers({m.links.customer for m in mandates if m.links.customer})
         async with self.runtime.sessionmaker() as session, session.begin():
             await store_mandates(session, self.installation.id, mandates, fetched_at)
+        # Replaced (`replaced` event): the popup shows, and payments go to, the new ones.
+        await self._ensure_mandates({m.links.new_mandate for m in mandates if m.links.new_mandate})
 
     async def refresh_customer(self, customer_id: str, contact_id: str | None = None) -> None:
         fetched_at = datetime.now(UTC)

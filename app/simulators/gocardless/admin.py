@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from app.simulators.common import DeliveryPolicy, FaultConfig
-from app.simulators.gocardless import lifecycle
+from app.simulators.gocardless import billing, lifecycle
 from app.simulators.gocardless.errors import GoCardlessError
 from app.simulators.gocardless.events import emit, emit_disconnected
 from app.simulators.gocardless.http import simulator
@@ -74,6 +74,10 @@ class Advance(BaseModel):
 
 class StatusMove(BaseModel):
     status: str
+
+
+class SchemeIdentifierChange(BaseModel):
+    scheme: str
 
 
 class Bank(BaseModel):
@@ -388,3 +392,28 @@ async def move_mandate(mandate_id: str, body: StatusMove, request: Request) -> d
     except (lifecycle.TransitionRefused, GoCardlessError) as exc:
         raise HTTPException(409, str(exc)) from exc
     return lifecycle.refresh(state, mandate).to_json()
+
+
+@router.post("/organisations/{organisation_id}/scheme-identifier-change")
+async def change_scheme_identifier(
+    organisation_id: str, body: SchemeIdentifierChange, request: Request
+) -> dict[str, list[str]]:
+    """The creditor gets a new scheme identifier (a Bacs upgrade to its own Service User
+    Number): its mandates of that scheme are replaced, each with a `replaced` event."""
+    state = simulator(request)
+    org = _org(state, organisation_id)
+    return {"new_mandates": lifecycle.change_scheme_identifier(state, org, body.scheme)}
+
+
+@router.post("/billing_requests/{request_id}/fail")
+async def fail_billing_request(request_id: str, request: Request) -> dict[str, str]:
+    state = simulator(request)
+    for org in state.organisations.values():
+        billing_request = org.billing_requests.get(request_id)
+        if billing_request is None:
+            continue
+        if billing_request.status not in billing.OPEN_STATUSES:
+            raise HTTPException(409, f"a {billing_request.status} billing request cannot fail")
+        billing.fail(state, org, billing_request)
+        return {"status": billing_request.status}
+    raise HTTPException(404, f"no billing request {request_id}")

@@ -119,6 +119,8 @@ async def create_payment(request: Request, ctx: ApiContext = Depends(api_context
     assert amount is not None and currency is not None and mandate_id is not None
 
     mandate = linked("mandate", ctx.org.mandates.get(mandate_id))
+    if mandate.new_mandate is not None:
+        raise errors.mandate_replaced(mandate.new_mandate)
     if mandate.status not in MANDATE_STATUSES_ACCEPTING_PAYMENTS:
         raise errors.invalid_state("mandate_is_inactive", "Mandate is failed, cancelled or expired")
     expected = SCHEME_CURRENCY[mandate.scheme]

@@ -103,6 +103,15 @@ def cancel(state: SimulatorState, org: Organisation, request: BillingRequest) ->
     _request_event(state, org, request, "cancelled")
 
 
+def fail(state: SimulatorState, org: Organisation, request: BillingRequest) -> None:
+    """GoCardless gives up on the request (`failed`, origin gocardless): it can no longer be
+    completed, so its flows expire. Its status list has no `failed`; it ends as cancelled."""
+    request.status = "cancelled"
+    for flow_id in request.flows:
+        org.flows[flow_id].expired = True
+    _request_event(state, org, request, "failed")
+
+
 def fulfil(
     state: SimulatorState,
     org: Organisation,

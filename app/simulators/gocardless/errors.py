@@ -60,6 +60,21 @@ def invalid_state(reason: str, message: str, *, status: int = 422) -> GoCardless
     )
 
 
+def mandate_replaced(new_mandate: str) -> GoCardlessError:
+    """A create on a replaced mandate names its replacement (`links.new_mandate`)."""
+    message = (
+        "The mandate has been replaced, because the creditor has moved to a new scheme "
+        "identifier; use the new mandate"
+    )
+    return GoCardlessError(
+        422,
+        "invalid_state",
+        message,
+        [{"reason": "mandate_replaced", "message": message, "links": {"new_mandate": new_mandate}}],
+        documentation="mandate_replaced",
+    )
+
+
 def unauthorized() -> GoCardlessError:
     return api_usage(401, "unauthorized", "Unauthorized")
 

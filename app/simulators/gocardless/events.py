@@ -75,6 +75,12 @@ DETAILS: dict[tuple[str, str], tuple[str, str, str]] = {
         "The specified bank account does not exist or was closed.",
     ),
     ("mandates", "expired"): (_GC, "mandate_expired", "The mandate expired due to inactivity."),
+    ("mandates", "replaced"): (
+        _GC,
+        "scheme_identifier_changed",
+        "The creditor has changed to a different scheme identifier so this mandate has been "
+        "cancelled and replaced by a new one.",
+    ),
     ("billing_requests", "created"): (
         _API,
         "billing_request_created",
@@ -89,6 +95,11 @@ DETAILS: dict[tuple[str, str], tuple[str, str, str]] = {
         _PAYER,
         "billing_request_flow_visited",
         "The payer has visited the billing request flow.",
+    ),
+    ("billing_requests", "failed"): (
+        _GC,
+        "billing_request_failed",
+        "This billing request has failed.",
     ),
     ("billing_requests", "flow_exited"): (
         _PAYER,

@@ -476,6 +476,53 @@ def cancel_mandate(
     enter_mandate_status(state, org, mandate, "cancelled", state.clock.now(), metadata=metadata)
 
 
+def change_scheme_identifier(state: SimulatorState, org: Organisation, scheme: str) -> list[str]:
+    """The creditor moves to a new scheme identifier (e.g. its own Bacs Service User Number):
+    GoCardless replaces every mandate of that scheme still in use by a new one for the same
+    customer and bank account, cancels the old one with `links.new_mandate` set, and sends a
+    `replaced` event naming the new one. Returns the new mandates' ids."""
+    tick(state, org)
+    now = state.clock.now()
+    replaced = [
+        m
+        for m in org.mandates.newest_first()
+        if m.scheme == scheme and m.status not in MANDATE_INACTIVE and m.new_mandate is None
+    ]
+    new_ids = []
+    for old in replaced:
+        new = Mandate(
+            id=state.ids.next("MD"),
+            created_at=now,
+            creditor=old.creditor,
+            customer=old.customer,
+            customer_bank_account=old.customer_bank_account,
+            scheme=old.scheme,
+            reference=f"{org.creditor.bank_reference_prefix}-{state.ids.digits(8)}",
+            # The bank already holds the customer's authority: the new mandate is usable.
+            status="active" if old.status == "active" else old.status,
+            ready_on=old.ready_on,
+            metadata=dict(old.metadata),
+        )
+        org.mandates.add(
+            new.id, new, customer=new.customer, customer_bank_account=new.customer_bank_account
+        )
+        # Cancelled without the cancellation's side effects: payments already made go on.
+        old.status = "cancelled"
+        old.new_mandate = new.id
+        emit(
+            state,
+            org,
+            resource_type="mandates",
+            action="replaced",
+            resource_id=old.id,
+            resource_metadata=old.metadata,
+            links={"new_mandate": new.id},
+            at=now,
+        )
+        new_ids.append(new.id)
+    return new_ids
+
+
 def move_payment(state: SimulatorState, org: Organisation, payment: Payment, target: str) -> None:
     """Admin: take a payment to `target` through the statuses a real one passes."""
     tick(state, org)
