@@ -58,6 +58,10 @@ class MandateRequestStatus(StrEnum):
     pending = "pending"
     fulfilled = "fulfilled"
     cancelled = "cancelled"
+    # GoCardless gave the request up (`failed`): a re-send makes a new one.
+    failed = "failed"
+    # The payer left the hosted page (`flow_exited`): a re-send reopens it with a new flow.
+    exited = "exited"
 
 
 class MandateRequest(Timestamps, Base):

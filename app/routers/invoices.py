@@ -58,7 +58,11 @@ from app.services.invoices import (
     require_contact,
     require_synced,
 )
-from app.services.mandate_requests import ContactHasNoEmail, request_mandate
+from app.services.mandate_requests import (
+    ContactHasNoEmail,
+    MandateAlreadySetUp,
+    request_mandate,
+)
 from app.services.payment_problems import (
     AmountAboveSchemeMaximum,
     AmountBelowSchemeMinimum,
@@ -198,11 +202,20 @@ async def post_invoice_payment(
     "/invoices/{invoice_id}/mandate-requests",
     status_code=status.HTTP_201_CREATED,
     summary="Email the contact a link to set up a Direct Debit mandate",
-    description="Asking again while a request is pending re-sends the same link. At most one "
-    "email per invoice every 10 minutes and 50 per installation an hour (settings): beyond "
-    "that 429 `too_many_requests` with `Retry-After`, and no email is sent.",
+    description="Asking again while a request is pending re-sends its link, renewed (a new "
+    "GoCardless flow) when it expires within a day or the payer left the page; a request "
+    "GoCardless no longer accepts is replaced by a new one. `expires_at` says when the link "
+    "stops working. At most one email per invoice every 10 minutes and 50 per installation an "
+    "hour (settings): beyond that 429 `too_many_requests` with `Retry-After`, and no email is "
+    "sent. 409 `mandate_request_fulfilled` when the customer has just completed it.",
     responses=problem_responses(
-        NotFound, ContactHasNoEmail, InvoiceHasNoContact, TooManyRequests, SyncNotDone, *_COMMON
+        NotFound,
+        ContactHasNoEmail,
+        InvoiceHasNoContact,
+        MandateAlreadySetUp,
+        TooManyRequests,
+        SyncNotDone,
+        *_COMMON,
     ),
 )
 async def post_mandate_request(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -99,6 +99,7 @@ class MandateRequestOut(BaseModel):
                     "authorisation_url": "https://pay.gocardless.com/billing/static/flow?id=BRF1",
                     "email_sent_to": "jane.doe@example.com",
                     "status": "pending",
+                    "expires_at": "2026-12-13T09:00:00.000Z",
                 }
             ]
         }
@@ -107,7 +108,15 @@ class MandateRequestOut(BaseModel):
     id: uuid.UUID
     authorisation_url: str
     email_sent_to: str
-    status: str
+    status: str = Field(
+        description="`pending`; `exited` (the payer left the page: a re-send reopens it with "
+        "a new link); `failed` or `cancelled` (a re-send makes a new request)"
+    )
+    expires_at: datetime | None = Field(
+        default=None,
+        description="When the link stops working (GoCardless flows last 7 days); a re-send "
+        "shortly before, or after, emails a new link",
+    )
 
 
 class InvoiceMandates(BaseModel):

@@ -414,11 +414,14 @@ async def pending_mandate_request(
             MandateRequest.status == MandateRequestStatus.pending.value,
         )
     )
-    if request is None:
-        return None
+    return mandate_request_out(request) if request is not None else None
+
+
+def mandate_request_out(request: MandateRequest) -> MandateRequestOut:
     return MandateRequestOut(
         id=request.id,
         authorisation_url=request.authorisation_url,
         email_sent_to=request.email,
         status=request.status,
+        expires_at=request.flow_expires_at,
     )

@@ -82,9 +82,14 @@ def _not_to_collect(request: MandateRequest, invoice: Invoice | None) -> str | N
     return None
 
 
-async def mandate_request_cancelled(
-    runtime: Runtime, installation: Installation, billing_request_id: str
+async def mandate_request_closed(
+    runtime: Runtime,
+    installation: Installation,
+    billing_request_id: str,
+    status: MandateRequestStatus,
 ) -> None:
+    """A pending request GoCardless cancelled or failed, or whose page the payer left: the
+    popup stops showing it as waiting, and a re-send does not email its link as it stands."""
     async with runtime.sessionmaker() as session, session.begin():
         await session.execute(
             update(MandateRequest)
@@ -93,7 +98,7 @@ async def mandate_request_cancelled(
                 MandateRequest.billing_request_id == billing_request_id,
                 MandateRequest.status == MandateRequestStatus.pending.value,
             )
-            .values(status=MandateRequestStatus.cancelled.value)
+            .values(status=status.value)
         )
 
 

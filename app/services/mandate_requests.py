@@ -3,9 +3,10 @@
 A mandate-only Billing Request (in the invoice's currency, linked to the contact's existing
 GoCardless customer if any, metadata pointing back to our org, contact and invoice) and a
 hosted flow; the link goes out through the CRM's send-mail action on the Contact, from the
-requesting user, so it shows in the contact's history. Asking again while a request is
-pending re-sends the same link (or a fresh flow once the old one has expired), within the
-throttle (services/setup_email_throttle.py).
+requesting user, so it shows in the contact's history. Asking again re-sends the link of
+the request still open at GoCardless, renewed (a fresh flow) when it is about to expire or
+the payer left the page, or makes a new request once GoCardless gave the old one up; never a
+dead link. All within the throttle (services/setup_email_throttle.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from app.services.invoices import (
     Contact,
     Invoice,
     contact_customers,
+    mandate_request_out,
     read_org_invoice,
     require_contact,
     require_synced,
@@ -56,6 +58,14 @@ FLOW_RENEWAL_MARGIN = timedelta(days=1)
 
 class ContactHasNoEmail(AppError):
     status, code, title = 422, "contact_has_no_email", "The contact has no email address"
+
+
+class MandateAlreadySetUp(AppError):
+    status, code, title = (
+        409,
+        "mandate_request_fulfilled",
+        "The customer has already completed the setup",
+    )
 
 
 async def request_mandate(
@@ -78,18 +88,12 @@ async def request_mandate(
             "setup link can be sent"
         )
     await reserve_setup_email(session, runtime, installation.id, invoice_id)
-    request = await session.scalar(
-        select(MandateRequest)
-        .where(
-            MandateRequest.installation_id == installation.id,
-            MandateRequest.invoice_id == invoice_id,
-            MandateRequest.status == MandateRequestStatus.pending.value,
-        )
-        .with_for_update()
-    )
+    request = await _open_request(session, gc, installation, invoice_id)
     if request is None:
         request = await _new_request(session, runtime, installation, gc, invoice, contact, user_id)
-    elif _flow_expiring(request, runtime.clock()):
+    elif request.status == MandateRequestStatus.exited or _flow_expiring(request, runtime.clock()):
+        # Never email a link that no longer works: a new flow for the same request.
+        request.status = MandateRequestStatus.pending
         await _renew_flow(runtime, gc, installation, request, contact)
     request.email = contact.email
     # What this email asks for: auto-collect takes exactly this, or nothing.
@@ -105,12 +109,49 @@ async def request_mandate(
         billing_request_id=request.billing_request_id,
         emails_sent=request.emails_sent,
     )
-    return MandateRequestOut(
-        id=request.id,
-        authorisation_url=request.authorisation_url,
-        email_sent_to=contact.email,
-        status=request.status,
+    return mandate_request_out(request)
+
+
+# Billing request statuses in which the payer can still complete it (API-FACTS §12).
+_OPEN_AT_GOCARDLESS = frozenset({"pending", "ready_to_fulfil"})
+
+
+async def _open_request(
+    session: AsyncSession, gc: GoCardlessClient, installation: Installation, invoice_id: str
+) -> MandateRequest | None:
+    """The invoice's request a re-send may reuse: pending, or left by the payer; None when
+    there is none or GoCardless says it can no longer be completed (then it is closed here,
+    even if the event saying so has not been processed yet)."""
+    request = await session.scalar(
+        select(MandateRequest)
+        .where(
+            MandateRequest.installation_id == installation.id,
+            MandateRequest.invoice_id == invoice_id,
+            MandateRequest.status.in_(
+                [MandateRequestStatus.pending.value, MandateRequestStatus.exited.value]
+            ),
+        )
+        .order_by(
+            (MandateRequest.status == MandateRequestStatus.pending.value).desc(),
+            MandateRequest.created_at.desc(),
+        )
+        .limit(1)
+        .with_for_update()
     )
+    if request is None:
+        return None
+    current = await gc.get_billing_request(request.billing_request_id)
+    if current.status in _OPEN_AT_GOCARDLESS:
+        return request
+    if current.status == "fulfilled":
+        raise MandateAlreadySetUp(
+            "The customer has just completed the setup link; choose Check again to see the "
+            "new mandate.",
+            billing_request_id=current.id,
+        )
+    request.status = MandateRequestStatus.cancelled
+    await session.flush()
+    return None
 
 
 def _minor_units(invoice: Invoice) -> int | None:

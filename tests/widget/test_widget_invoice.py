@@ -130,6 +130,7 @@ def test_without_a_usable_mandate_a_setup_link_is_emailed_then_check_again_finds
                     "authorisation_url": "https://pay-sandbox.gocardless.com/billing/static/flow?id=BRF1",
                     "email_sent_to": "jane@example.com",
                     "status": "pending",
+                    "expires_at": "2026-12-13T09:00:00.000Z",
                 }
             },
             status=201,
@@ -143,6 +144,8 @@ def test_without_a_usable_mandate_a_setup_link_is_emailed_then_check_again_finds
 
     page.get_by_role("button", name="Send setup link (GBP)").click()
     expect(page.locator("#setup-sent")).to_have_text("Setup link emailed to jane@example.com.")
+    expect(page.locator("#setup-expires")).to_contain_text("The link works until")
+    expect(page.locator("#setup-expires")).to_contain_text("2026")
     expect(page.get_by_role("status")).to_have_text("Setup link emailed to jane@example.com.")
     expect(page.get_by_role("link", name="Open the setup page")).to_have_attribute(
         "href", "https://pay-sandbox.gocardless.com/billing/static/flow?id=BRF1"

@@ -28,6 +28,7 @@ from app.models import (
     GcPayment,
     GoCardlessConnection,
     Installation,
+    MandateRequestStatus,
     SyncRun,
     SyncState,
     ZohoConnection,
@@ -35,7 +36,7 @@ from app.models import (
 from app.runtime import Runtime
 from app.services.installations import zoho_usable
 from app.services.invoice_follow_up import COLLECTED, PaymentChange, follow_invoice
-from app.services.mandate_fulfilment import mandate_request_cancelled, mandate_request_fulfilled
+from app.services.mandate_fulfilment import mandate_request_closed, mandate_request_fulfilled
 from app.services.mirror import (
     invoice_of,
     record_failure,
@@ -59,6 +60,14 @@ def _latest(events: Iterable[Event]) -> Event | None:
     """The most recent of these events by GoCardless's own time (delivery order is not),
     then by id, so events of one instant always end in the same one."""
     return max(events, key=lambda event: (event.created_at or _NEVER, event.id or ""), default=None)
+
+
+# Billing request events that end a pending mandate request here, and how.
+_CLOSING = {
+    "cancelled": MandateRequestStatus.cancelled,
+    "failed": MandateRequestStatus.failed,
+    "flow_exited": MandateRequestStatus.exited,
+}
 
 
 class Refresher:
@@ -100,8 +109,10 @@ class Refresher:
             await self.refresh_customer(resource_id)
         elif resource_type == "billing_requests" and action == "fulfilled":
             await self._billing_request_fulfilled(resource_id)
-        elif resource_type == "billing_requests" and action == "cancelled":
-            await mandate_request_cancelled(self.runtime, self.installation, resource_id)
+        elif resource_type == "billing_requests" and action in _CLOSING:
+            await mandate_request_closed(
+                self.runtime, self.installation, resource_id, _CLOSING[action]
+            )
         else:
             return False
         return True

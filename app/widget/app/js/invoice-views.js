@@ -213,6 +213,14 @@ export function noMandateBox(invoice, mandateRequest, { onSendLink, onCheckAgain
         { class: "success", id: "setup-sent" },
         `Setup link emailed to ${mandateRequest.email_sent_to}.`,
       ),
+      mandateRequest.expires_at
+        ? h(
+            "p",
+            { id: "setup-expires" },
+            `The link works until ${formatDate(String(mandateRequest.expires_at).slice(0, 10))}; `,
+            "sending it again after that emails a new one.",
+          )
+        : null,
       h(
         "p",
         {},
