@@ -1,6 +1,7 @@
 """A seeded random storm of GoCardless changes: new payers, payments, the bank moving them
 through every status (late failures included, paid-out ones in daily payouts), cancellations,
-retries, refunds (some sent back by the customer's bank), and days passing.
+retries, refunds (some sent back by the customer's bank), mandates replaced by a new scheme
+identifier, and days passing.
 
 Each step picks from the simulator's current state, then acts over HTTP as the merchant,
 payer or bank would; a step the state no longer allows when it lands (the bank moved first)
@@ -46,6 +47,7 @@ class Storm:
             (2, self.retry_payment),
             (3, self.refund),
             (1, self.refund_bounces),
+            (1, self.replace_mandates),
         ]
         weights = [w for w, _ in steps]
         (chosen,) = self.rng.choices([s for _, s in steps], weights=weights)
@@ -192,3 +194,14 @@ class Storm:
         chosen = self.rng.choice(refunds)
         response = await self.merchant.http.post(f"/_sim/refunds/{chosen.id}/fail")
         return response.status_code == 200
+
+    async def replace_mandates(self) -> bool:
+        """The creditor moves to a new scheme identifier: its mandates of one scheme are
+        replaced (`replaced` events naming the new ones)."""
+        org = self.merchant.world.merchant
+        response = await self.merchant.http.post(
+            f"/_sim/organisations/{org.id}/scheme-identifier-change",
+            json={"scheme": self.rng.choice(("bacs", "sepa_core"))},
+        )
+        assert response.status_code == 200, response.text
+        return bool(response.json()["new_mandates"])

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app.jobs.worker import drain
-from app.models import InboxEvent
+from app.models import GcMandate, InboxEvent
 from app.services.catch_up import catch_up_all
 from app.simulators.common import FaultConfig
 from app.simulators.zoho.faults import FaultRule
@@ -95,3 +95,10 @@ async def test_a_storm_of_changes_converges(world: World, seed: int) -> None:
 
     assert await work_left(world) == {}
     assert_crm_matches_gocardless(world)
+    # Every replacement is known here too, so popups offer the new mandates.
+    async with world.runtime.sessionmaker() as session:
+        ours = dict((await session.execute(select(GcMandate.id, GcMandate.new_mandate_id))).all())
+    replaced = {
+        m.id: m.new_mandate for m in world.merchant.mandates.newest_first() if m.new_mandate
+    }
+    assert replaced and {m: ours.get(m) for m in replaced} == replaced

@@ -483,10 +483,9 @@ def change_scheme_identifier(state: SimulatorState, org: Organisation, scheme: s
     `replaced` event naming the new one. Returns the new mandates' ids."""
     tick(state, org)
     now = state.clock.now()
+    # Set-up mandates move; one still being set up goes on under the identifier it started with.
     replaced = [
-        m
-        for m in org.mandates.newest_first()
-        if m.scheme == scheme and m.status not in MANDATE_INACTIVE and m.new_mandate is None
+        m for m in org.mandates.newest_first() if m.scheme == scheme and m.status == "active"
     ]
     new_ids = []
     for old in replaced:
@@ -499,7 +498,7 @@ def change_scheme_identifier(state: SimulatorState, org: Organisation, scheme: s
             scheme=old.scheme,
             reference=f"{org.creditor.bank_reference_prefix}-{state.ids.digits(8)}",
             # The bank already holds the customer's authority: the new mandate is usable.
-            status="active" if old.status == "active" else old.status,
+            status="active",
             ready_on=old.ready_on,
             metadata=dict(old.metadata),
         )
