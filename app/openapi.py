@@ -24,6 +24,7 @@ from app.schemas.problems import Problem, problem_example
 from app.schemas.webhooks import GoCardlessWebhook
 
 _REF = "#/components/schemas/{model}"
+HTML = "text/html"
 SECURITY_SCHEMES: dict[str, dict[str, str]] = {
     "ApiKey": {
         "type": "http",
@@ -34,6 +35,11 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
         "type": "http",
         "scheme": "bearer",
         "description": "The operator's ADMIN_TOKEN.",
+    },
+    "MetricsToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "METRICS_TOKEN, needed only when that setting is set.",
     },
     "WebhookSignature": {
         "type": "apiKey",
@@ -58,8 +64,10 @@ def install_openapi(app: FastAPI) -> None:
 
 
 def _security(path: str) -> list[dict[str, list[str]]] | None:
-    if path == "/api/v1/installations":
+    if path in ("/api/v1/installations", "/api/v1/operations/installations"):
         return [{"AdminToken": []}]
+    if path == "/metrics":
+        return [{"MetricsToken": []}, {}]  # {}: no token when METRICS_TOKEN is unset
     if path.startswith("/api/"):
         return [{"ApiKey": []}]
     if path == WEBHOOK_PATH:
@@ -77,12 +85,31 @@ def finish(spec: dict[str, Any]) -> None:
             security = _security(path)
             if security is not None:
                 operation["security"] = security
+                _drop_credential_parameters(operation)
             if path == WEBHOOK_PATH and method == "post":
                 operation["requestBody"] = _webhook_body(schemas)
             _problems(operation)
     # FastAPI's own validation-error shapes are never answered.
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+
+
+# The headers the security schemes describe. OpenAPI ignores an `Authorization` parameter
+# (3.1 §4.8.12.1), and a `Webhook-Signature` parameter beside the scheme would tell clients
+# to send any string: the credentials are described once, as schemes.
+_CREDENTIAL_HEADERS = {"authorization", "webhook-signature"}
+
+
+def _drop_credential_parameters(operation: dict[str, Any]) -> None:
+    parameters = [
+        parameter
+        for parameter in operation.get("parameters", [])
+        if not (parameter["in"] == "header" and parameter["name"].lower() in _CREDENTIAL_HEADERS)
+    ]
+    if parameters:
+        operation["parameters"] = parameters
+    else:
+        operation.pop("parameters", None)
 
 
 def _webhook_body(schemas: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +129,8 @@ def _problems(operation: dict[str, Any]) -> None:
         if status[0] not in "45":
             continue
         content = response.get("content", {})
+        if HTML in content:
+            continue  # a browser endpoint's error page, described by its route
         examples = content.get(PROBLEM_JSON, {}).get("examples") or _default_examples(status)
         response["content"] = {
             PROBLEM_JSON: {"schema": {"$ref": _REF.format(model="Problem")}, "examples": examples}

@@ -13,19 +13,35 @@ from app.schemas.identifiers import ZOHO_ID, ZOHO_ID_MAX
 
 ProfileId = Annotated[str, Field(pattern=ZOHO_ID, max_length=ZOHO_ID_MAX)]
 
+# The service's rule, stated in the schema so clients (and generators) know it: profile ids
+# go with the audience "profiles" (at least one) and with no other.
+_AUDIENCE_RULE = [
+    {
+        "properties": {"audience": {"const": "profiles"}, "profile_ids": {"minItems": 1}},
+        "required": ["audience", "profile_ids"],
+    },
+    {
+        "properties": {
+            "audience": {"enum": ["admins", "all_users"]},
+            "profile_ids": {"maxItems": 0},
+        }
+    },
+]
+
 
 class InstallationCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         strict=True,
         json_schema_extra={
+            "oneOf": _AUDIENCE_RULE,  # type: ignore[dict-item]
             "examples": [
                 {
                     "zoho_org_id": "60012345678",
                     "audience": "profiles",
                     "profile_ids": ["4150868000000026011"],
                 }
-            ]
+            ],
         },
     )
 

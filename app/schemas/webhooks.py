@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -18,7 +20,7 @@ class WebhookEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str | None = Field(default=None, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-    created_at: str | None = None
+    created_at: datetime | None = None
     resource_type: str = Field(max_length=64, pattern=r"^[a-z_]+$")
     action: str = Field(max_length=64, pattern=r"^[a-z_]+$")
     links: WebhookEventLinks = Field(default_factory=WebhookEventLinks)

@@ -134,6 +134,8 @@ async def test_signed_events_the_inbox_cannot_hold_are_400(
         event("EV001", "payments", "confirmed\u0000", {"payment": "PM001"}),
         event("EV" + "1" * 40, "payments", "confirmed", {"payment": "PM001"}),
         event("EV001", "payments", "c" * 65, {"payment": "PM001"}),
+        # A number is not a time (lax parsing would have stored 1970-01-01).
+        {**event("EV001", "payments", "confirmed", {"payment": "PM001"}), "created_at": 0},
     ):
         body, headers = webhook([bad])
         response = await client.post("/webhooks/gocardless", content=body, headers=headers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -52,6 +53,8 @@ class _WebhookEventLinks(EventLinks):
 
 class _WebhookEvent(Event):
     id: _Id | None = None
+    # Strict: a number is not a time here (lax parsing would read 0 as 1970).
+    created_at: datetime | None = Field(default=None, strict=True)
     resource_type: _Name
     action: _Name
     links: _WebhookEventLinks = Field(default_factory=_WebhookEventLinks)
