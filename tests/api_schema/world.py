@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -22,6 +23,18 @@ from tests.e2e.merchant import Merchant
 from tests.foundation.conftest import Installed
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """Ids that exist in this world, for the cases that should reach past the lookups."""
+
+    organisation: str  # the connected GoCardless merchant
+    invoices: list[str]  # every CRM invoice: paid, payable, wrong currency, no email, ...
+    mandates: list[str]  # Jane's Bacs mandate (GBP), John's SEPA mandate (EUR)
+    payments: list[str]  # pending (cancellable) and failed (retryable)
+
+
 Message = dict[str, Any]
 
 
@@ -34,6 +47,7 @@ class FuzzWorld:
         self.world: World | None = None
         self.installed: Installed | None = None
         self._stack: AsyncExitStack | None = None
+        self.seeded: Seeded | None = None
 
     # -- ASGI -------------------------------------------------------------------------
 
@@ -73,19 +87,14 @@ class FuzzWorld:
         world = await self._stack.enter_async_context(open_world(self.engine))
         installed = await connect(world)
         assert (await sync_now(world, installed))["state"] == "succeeded"
-        async with Merchant(world) as merchant:
-            await merchant.new_customer(
-                given_name="Jane", family_name="Doe", email="jane.doe@example.com"
-            )
-            await merchant.days_pass(10)
-        await settle(world)
         self.world, self.installed = world, installed
+        self.seeded = await _seed(world, installed)
 
     async def _close(self) -> None:
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = None
-        self.world = self.installed = None
+        self.world = self.installed = self.seeded = None
         assert self.engine is not None
         await truncate(self.engine)
 
@@ -107,6 +116,35 @@ class FuzzWorld:
     def api_key(self) -> str:
         assert self.installed is not None
         return self.installed.api_key
+
+
+async def _seed(world: World, installed: Installed) -> Seeded:
+    """Jane (GBP) and John (EUR) with active mandates; Jane's GBP invoice collecting, John's
+    EUR invoice failed at the bank (so it may be retried)."""
+    async with Merchant(world) as merchant:
+        jane = await merchant.new_customer(
+            given_name="Jane", family_name="Doe", email="jane.doe@example.com"
+        )
+        john = await merchant.new_customer(
+            given_name="John", family_name="Smith", email="john.smith@example.com", currency="EUR"
+        )
+        await merchant.days_pass(10)
+        await settle(world)
+        invoices = world.crm_org.store("Invoices")
+        assert invoices is not None
+        by_subject = {r["Subject"]: str(r["id"]) for r in invoices.records.values()}
+        payments = []
+        for subject, mandate in (("Website redesign", jane), ("Consulting March", john)):
+            created = await world.client.post(
+                f"/api/v1/invoices/{by_subject[subject]}/payments",
+                headers=installed.headers(),
+                json={"mandate_id": mandate},
+            )
+            assert created.status_code == 201, created.text
+            payments.append(created.json()["payment"]["id"])
+        await merchant.bank_moves_payment(payments[1], "failed")
+    await settle(world)
+    return Seeded(world.merchant.id, sorted(by_subject.values()), [jane, john], payments)
 
 
 async def truncate(engine: AsyncEngine) -> None:
