@@ -73,3 +73,20 @@ def test_the_interface_document_names_every_setting() -> None:
         name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in interface
     ]
     assert missing == []
+
+
+def test_the_served_docs_assets_come_with_their_licences() -> None:
+    from app.api_docs import ASSETS_DIR
+
+    note = (ROOT / "app" / "licenses" / "THIRD-PARTY.md").read_text()
+    swagger = (ASSETS_DIR / "swagger-ui-bundle.js").read_text()
+    redoc = (ASSETS_DIR / "redoc.standalone.js").read_text()
+    swagger_version = re.search(r'PACKAGE_VERSION:"([0-9.]+)"', swagger)
+    redoc_version = re.search(r'ReDoc Version: ","([0-9.]+)"', redoc)
+    assert swagger_version and redoc_version
+    # A newer fastapi-offline brings newer bundles: the note must follow them.
+    assert f"Swagger UI {swagger_version.group(1)}" in note
+    assert f"ReDoc {redoc_version.group(1)}" in note
+    apache = (ROOT / "app" / "licenses" / "swagger-ui.Apache-2.0.txt").read_text()
+    assert "Apache License" in apache and "Version 2.0" in apache
+    assert "MIT License" in (ROOT / "app" / "licenses" / "redoc.MIT.txt").read_text()

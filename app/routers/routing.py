@@ -17,17 +17,16 @@ from fastapi.routing import APIRoute
 BODY_NOT_JSON = "body_not_json"
 
 
-class _UndecodableBody:
-    """Stands in for a body that is not JSON: no request model validates it."""
-
-
 class _DeferredJsonRequest(Request):
     async def json(self) -> Any:
         try:
             return await super().json()
         except ValueError:  # JSONDecodeError, or bytes that are not UTF-8 at all
             setattr(self.state, BODY_NOT_JSON, True)
-            return _UndecodableBody()
+            # The raw bytes stand in for it: no request model validates bytes. (FastAPI
+            # validates with from_attributes, which builds a model whose fields are all
+            # optional out of any object with attributes: a stand-in object passed as `{}`.)
+            return await self.body()
 
 
 class AuthenticateBeforeBody(APIRoute):

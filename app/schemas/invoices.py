@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -139,6 +139,17 @@ def _iso_date(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
+def _json_integer(value: object) -> object:
+    """JSON's integers as JSON Schema counts them: 2500.0 is 2500 (exact), 2500.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Still strict after that: a string or a boolean is never a number here.
+JsonInteger = Annotated[int, BeforeValidator(_json_integer)]
+
+
 class PaymentCreate(BaseModel):
     # Strict: `{"charge_date": 20261207}` or `"mandate_id": 1` is an error, never converted.
     model_config = ConfigDict(
@@ -166,7 +177,7 @@ class RefundCreate(BaseModel):
         extra="forbid", strict=True, json_schema_extra={"examples": [{"amount": 2500}]}
     )
 
-    amount: int = Field(
+    amount: JsonInteger = Field(
         gt=0,
         le=MAX_DEBIT_MINOR_UNITS,
         description="Minor units to give back: all that is left of the payment, or part of it",
@@ -185,6 +196,14 @@ class RefundEnvelope(BaseModel):
 
 class MandateRequestEnvelope(BaseModel):
     mandate_request: MandateRequestOut
+
+
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """The schema of a field that may be left out but not sent as null (its validator
+    refuses null): without the null branch and the `null` default pydantic would state."""
+    branches = schema.pop("anyOf")
+    schema.pop("default", None)
+    schema.update(next(branch for branch in branches if branch.get("type") != "null"))
 
 
 class InstallationSettings(BaseModel):
@@ -208,6 +227,7 @@ class InstallationSettings(BaseModel):
 
     auto_collect_on_mandate: bool | None = Field(
         default=None,
+        json_schema_extra=_not_nullable,
         description="Collect the waiting invoice as soon as its customer completes the emailed "
         "mandate setup",
     )
@@ -220,6 +240,7 @@ class InstallationSettings(BaseModel):
     )
     invoice_collected_on: Literal["confirmed", "paid_out"] | None = Field(
         default=None,
+        json_schema_extra=_not_nullable,
         description="When a payment counts as collected: GoCardless `confirmed` (default) or "
         "`paid_out`",
     )

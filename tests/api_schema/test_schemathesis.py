@@ -125,8 +125,9 @@ POSITIVE_SEEN: Counter[str] = Counter()
 
 def use_seeded_ids(case: Case) -> None:
     """Every other schema-valid case names records that exist (an invoice of the CRM, a
-    mandate, a payment, the connected merchant), so it goes past the lookups into the rules:
-    collect, refuse a currency, email a setup link, cancel, retry, store webhook events.
+    mandate, a payment, the connected merchant, a value of the CRM's Invoice Status
+    picklist), so it goes past the lookups into the rules: collect, refuse a currency, email
+    a setup link, cancel, retry, refund, keep settings, store webhook events.
     Still schema-valid: the ids match their patterns. The others keep their drawn ids."""
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
@@ -143,6 +144,9 @@ def use_seeded_ids(case: Case) -> None:
     body = case.body
     if isinstance(body, dict) and "mandate_id" in body:
         body["mandate_id"] = seeded.mandates[turn % len(seeded.mandates)]
+    for setting in ("invoice_status_on_collection", "invoice_status_on_failure"):
+        if isinstance(body, dict) and isinstance(body.get(setting), str):
+            body[setting] = seeded.invoice_statuses[turn % len(seeded.invoice_statuses)]
     if case.path == "/webhooks/gocardless" and isinstance(body, dict):
         for event in body.get("events", []):
             if isinstance(event, dict):

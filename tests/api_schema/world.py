@@ -33,6 +33,7 @@ class Seeded:
     invoices: list[str]  # every CRM invoice: paid, payable, wrong currency, no email, ...
     mandates: list[str]  # Jane's Bacs mandate (GBP), John's SEPA mandate (EUR)
     payments: list[str]  # pending (cancellable) and failed (retryable)
+    invoice_statuses: list[str]  # the org's Invoice Status picklist
 
 
 Message = dict[str, Any]
@@ -144,7 +145,15 @@ async def _seed(world: World, installed: Installed) -> Seeded:
             payments.append(created.json()["payment"]["id"])
         await merchant.bank_moves_payment(payments[1], "failed")
     await settle(world)
-    return Seeded(world.merchant.id, sorted(by_subject.values()), [jane, john], payments)
+    status = invoices.module.field_named("Status")
+    assert status is not None
+    return Seeded(
+        world.merchant.id,
+        sorted(by_subject.values()),
+        [jane, john],
+        payments,
+        list(status.pick_list_values),
+    )
 
 
 async def truncate(engine: AsyncEngine) -> None:

@@ -106,6 +106,20 @@ async def test_a_malformed_body_is_400_once_authenticated(client: httpx.AsyncCli
     assert_problem(response, 400, "bad_request")
 
 
+async def test_a_malformed_body_is_400_where_every_field_is_optional(
+    client: httpx.AsyncClient,
+) -> None:
+    # The settings body may be `{}`: a body that is not JSON must not pass for one.
+    installed = await install(client)
+    for body in (b"\x00", b"{not json", b"\xff\xfe"):
+        response = await client.patch(
+            "/api/v1/installation",
+            content=body,
+            headers={**installed.headers(), "Content-Type": "application/json"},
+        )
+        assert_problem(response, 400, "bad_request")
+
+
 async def test_not_ready_is_a_problem() -> None:
     settings = make_settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
     app = create_app(settings)

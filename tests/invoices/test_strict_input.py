@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
+from app.schemas.invoices import RefundCreate
 from tests.foundation.conftest import ADMIN_HEADERS
 from tests.invoices.conftest import INVOICE, FakeApis, Ready
 
@@ -105,3 +107,12 @@ async def test_installation_bodies_are_strict(
     response = await client.post("/api/v1/installations", headers=ADMIN_HEADERS, json=body)
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "validation_failed"
+
+
+def test_refund_amounts_are_json_integers() -> None:
+    # JSON Schema counts 2500.0 as an integer, and it is exactly 2500: taken. Nothing else
+    # that is not an integer is.
+    assert RefundCreate.model_validate_json('{"amount": 2500.0}').amount == 2500
+    for body in ('{"amount": 2500.5}', '{"amount": "2500"}', '{"amount": true}'):
+        with pytest.raises(ValidationError):
+            RefundCreate.model_validate_json(body)
