@@ -31,6 +31,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -50,8 +51,13 @@ WEBHOOK_SECRET = "bench-webhook-secret"
 DEADLINE_SECONDS = 600.0
 
 
-def serve_gocardless(port: int) -> None:
-    """Two merchants; `POST /_bench/{org}/payments?count=N` creates N payments now, as the
+MERCHANTS = (("A", 400, 800), ("B", 40, 80))  # name, customers, payments seeded
+
+
+def serve_gocardless(
+    port: int, merchants_seeded: Sequence[tuple[str, int, int]] = MERCHANTS
+) -> None:
+    """The merchants; `POST /_bench/{org}/payments?count=N` creates N payments now, as the
     merchant's API calls would, and answers the events GoCardless records for them."""
     from app.simulators.gocardless import SimulatorOptions, SimulatorState, create_app
     from app.simulators.gocardless.events import emit
@@ -62,7 +68,7 @@ def serve_gocardless(port: int) -> None:
 
     state = SimulatorState(SimulatorOptions(seed=1, public_url=f"http://127.0.0.1:{port}"))
     merchants = {}
-    for name, customers, payments in (("A", 400, 800), ("B", 40, 80)):
+    for name, customers, payments in merchants_seeded:
         org = state.create_organisation(name=f"Merchant {name} Ltd")
         seed_gocardless(state, org, customers=customers, payments=payments, seed=len(merchants))
         merchants[name] = org
@@ -115,15 +121,16 @@ def serve_gocardless(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
-def serve_zoho(port: int) -> None:
-    """Two CRM orgs; `GET /_bench/{org}/payments` answers {GoCardless payment id: Status}."""
+def serve_zoho(port: int, names: Sequence[str] = ("A", "B")) -> None:
+    """A CRM org for each merchant; `GET /_bench/{org}/payments` answers
+    {GoCardless payment id: Status}."""
     from app.simulators.zoho import ZohoSimOptions, ZohoSimState, create_app
     from app.simulators.zoho.seed import seed_org
     from app.simulators.zoho.state import FULL_SCOPES
 
     state = ZohoSimState(ZohoSimOptions(base_url=f"http://127.0.0.1:{port}"))
     state.accounts.register_client(CLIENT_ID, CLIENT_SECRET, "http://127.0.0.1/oauth/zoho/callback")
-    orgs = {name: seed_org(state).org for name in ("A", "B")}
+    orgs = {name: seed_org(state).org for name in names}
     app: FastAPI = create_app(state)
 
     @app.get("/_bench/{org_id}/payments")

@@ -64,6 +64,7 @@ class Outcome:
     warmup_ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     failures: int = 0
+    acknowledged: list[int] = field(default_factory=list)  # requests answered 204
 
 
 def webhook(first_event: int, count: int) -> bytes:
@@ -117,9 +118,7 @@ async def read_response(reader: asyncio.StreamReader) -> int:
 async def run_scenario(
     port: int, scenario: Scenario, seconds: float, warmup: float, first_event: int
 ) -> Outcome:
-    """Open loop: request n goes at start + n/rate over whichever connection is free."""
     total = int(scenario.rate * (warmup + seconds))
-    warmup_requests = int(scenario.rate * warmup)
     payloads = [
         request_bytes(
             port,
@@ -127,6 +126,13 @@ async def run_scenario(
         )
         for n in range(total)
     ]
+    return await send_open_loop(port, scenario.rate, payloads, int(scenario.rate * warmup))
+
+
+async def send_open_loop(
+    port: int, rate: float, payloads: list[bytes], warmup_requests: int = 0
+) -> Outcome:
+    """Open loop: request n goes at start + n/rate over whichever connection is free."""
     idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     for _ in range(CONNECTIONS):
         idle.put_nowait(await asyncio.open_connection("127.0.0.1", port))
@@ -134,7 +140,7 @@ async def run_scenario(
     start = time.perf_counter() + 0.2
 
     async def send(n: int) -> None:
-        due = start + n / scenario.rate
+        due = start + n / rate
         await asyncio.sleep(max(due - time.perf_counter(), 0))
         reader, writer = await idle.get()
         try:
@@ -148,9 +154,11 @@ async def run_scenario(
             latency = (time.perf_counter() - due) * 1000
             (outcome.warmup_ms if n < warmup_requests else outcome.latencies_ms).append(latency)
             outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
+            if status == 204:
+                outcome.acknowledged.append(n)
         idle.put_nowait((reader, writer))
 
-    await asyncio.gather(*(send(n) for n in range(total)))
+    await asyncio.gather(*(send(n) for n in range(len(payloads))))
     while not idle.empty():
         _, writer = idle.get_nowait()
         writer.close()
