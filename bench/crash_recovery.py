@@ -204,6 +204,43 @@ class _Alive:
         return self.returncode
 
 
+def service_config(
+    database_url: str, port: int, gc_base: str, zoho_base: str
+) -> tuple[dict[str, str], Settings]:
+    """Our service pointed at the simulators: the environment of its processes, and the same
+    configuration as Settings for what the benchmark does in-process (installing)."""
+    key = Fernet.generate_key().decode()
+    env = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        "ENCRYPTION_KEYS": key,
+        "ADMIN_TOKEN": "bench-admin-token-0123456789abcdefgh",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "GOCARDLESS_API_URL": gc_base,
+        "GOCARDLESS_CONNECT_URL": gc_base,
+        "GOCARDLESS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "ZOHO_CLIENT_ID": CLIENT_ID,
+        "ZOHO_CLIENT_SECRET": CLIENT_SECRET,
+        "ZOHO_ACCOUNTS_URL": zoho_base,
+        "ZOHO_API_URL": zoho_base,
+        "LOG_LEVEL": "WARNING",
+    }
+    settings = Settings(
+        database_url=database_url,
+        secret_key=env["SECRET_KEY"],
+        encryption_keys=key,
+        admin_token=env["ADMIN_TOKEN"],
+        gocardless_api_url=gc_base,
+        zoho_client_id=CLIENT_ID,
+        zoho_client_secret=CLIENT_SECRET,
+        zoho_accounts_url=zoho_base,
+        zoho_api_url=zoho_base,
+        log_json=False,
+        log_level="WARNING",
+    )
+    return env, settings
+
+
 async def install(settings: Settings, gc: dict[str, Any], zoho: dict[str, Any]) -> tuple[Any, str]:
     async with open_runtime(settings) as runtime, runtime.sessionmaker() as session:
         async with session.begin():
@@ -514,35 +551,7 @@ async def run(*, widgets_only: bool = False) -> bool:
             ["-m", "bench.crash_recovery", "--serve-zoho", str(zoho_port), "--payers", payers.name],
             zoho_port,
         ) as zoho:
-            key = Fernet.generate_key().decode()
-            env = {
-                "DATABASE_URL": database_url,
-                "SECRET_KEY": "bench-secret-key-0123456789abcdef",
-                "ENCRYPTION_KEYS": key,
-                "ADMIN_TOKEN": "bench-admin-token-0123456789abcdefgh",
-                "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-                "GOCARDLESS_API_URL": gc_base,
-                "GOCARDLESS_CONNECT_URL": gc_base,
-                "GOCARDLESS_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "ZOHO_CLIENT_ID": CLIENT_ID,
-                "ZOHO_CLIENT_SECRET": CLIENT_SECRET,
-                "ZOHO_ACCOUNTS_URL": zoho_base,
-                "ZOHO_API_URL": zoho_base,
-                "LOG_LEVEL": "WARNING",
-            }
-            settings = Settings(
-                database_url=database_url,
-                secret_key=env["SECRET_KEY"],
-                encryption_keys=key,
-                admin_token="bench-admin-token-0123456789abcdefgh",
-                gocardless_api_url=gc_base,
-                zoho_client_id=CLIENT_ID,
-                zoho_client_secret=CLIENT_SECRET,
-                zoho_accounts_url=zoho_base,
-                zoho_api_url=zoho_base,
-                log_json=False,
-                log_level="WARNING",
-            )
+            env, settings = service_config(database_url, port, gc_base, zoho_base)
             configure_logging(json=False, level="WARNING")
             await faults(gc_base, zoho_base, LATENCY_MS)
             installation_id, api_key = await install(settings, gc, zoho)

@@ -36,18 +36,25 @@ from typing import Any
 
 import httpx
 import uvicorn
-from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
 from app.log import configure_logging
-from app.settings import Settings
-from bench.crash_recovery import CLIENT_ID, CLIENT_SECRET, Probe, Service, faults, install, until
+from bench.crash_recovery import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    WEBHOOK_SECRET,
+    Probe,
+    Service,
+    faults,
+    install,
+    service_config,
+    until,
+)
 from bench.servers import announce, free_port, recreate_database, server
 
 LATENCY_MS = 50
 STORM, STORM_BATCH, STORM_RATE = 20_000, 100, 50.0
 TRICKLE, TRICKLE_RATE = 60, 1.0
-WEBHOOK_SECRET = "bench-webhook-secret"
 DEADLINE_SECONDS = 600.0
 
 
@@ -340,35 +347,7 @@ async def run(*, in_process_worker: bool) -> bool:
         server(["-m", "bench.fairness", "--serve-gocardless", str(gc_port)], gc_port) as gc,
         server(["-m", "bench.fairness", "--serve-zoho", str(zoho_port)], zoho_port) as zoho,
     ):
-        key = Fernet.generate_key().decode()
-        env = {
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": "bench-secret-key-0123456789abcdef",
-            "ENCRYPTION_KEYS": key,
-            "ADMIN_TOKEN": "bench-admin-token-0123456789abcdefgh",
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "GOCARDLESS_API_URL": gc_base,
-            "GOCARDLESS_CONNECT_URL": gc_base,
-            "GOCARDLESS_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "ZOHO_CLIENT_ID": CLIENT_ID,
-            "ZOHO_CLIENT_SECRET": CLIENT_SECRET,
-            "ZOHO_ACCOUNTS_URL": zoho_base,
-            "ZOHO_API_URL": zoho_base,
-            "LOG_LEVEL": "WARNING",
-        }
-        settings = Settings(
-            database_url=database_url,
-            secret_key=env["SECRET_KEY"],
-            encryption_keys=key,
-            admin_token=env["ADMIN_TOKEN"],
-            gocardless_api_url=gc_base,
-            zoho_client_id=CLIENT_ID,
-            zoho_client_secret=CLIENT_SECRET,
-            zoho_accounts_url=zoho_base,
-            zoho_api_url=zoho_base,
-            log_json=False,
-            log_level="WARNING",
-        )
+        env, settings = service_config(database_url, port, gc_base, zoho_base)
         configure_logging(json=False, level="WARNING")
         await faults(gc_base, zoho_base, LATENCY_MS)
         for name in ("A", "B"):
