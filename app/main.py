@@ -125,10 +125,11 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     if site is not None:
         app.include_router(site)
+    # Webhooks first: routes are matched in order, and they are most of the traffic.
+    app.include_router(webhooks.router)
     app.include_router(health.router)
     app.include_router(installations.router)
     app.include_router(oauth.router)
-    app.include_router(webhooks.router)
     app.include_router(invoices.router)
     app.include_router(pages.router)
     # The CRM widget's static pages (also laid out as a Zoho widget folder).

@@ -36,7 +36,15 @@ from sqlalchemy import func, select
 from app.models import InboxEvent
 from app.runtime import open_runtime
 from app.settings import Settings
-from bench.servers import free_port, recreate_database, store_installation, wait_until_listening
+from bench.servers import (
+    cpu_by_pid,
+    cpu_since,
+    free_port,
+    postgres_pids,
+    recreate_database,
+    store_installation,
+    wait_until_listening,
+)
 
 ORGANISATION = "OR000BENCH0001"
 SECRET = "bench-webhook-secret"
@@ -214,11 +222,21 @@ async def run(seconds: float, warmup: float) -> bool:
         sent = 0
         for scenario in SCENARIOS:
             before = await stored_events(settings)
+            pids = [server.pid, *postgres_pids()]
+            cpu_before = cpu_by_pid(pids)
             outcome = await run_scenario(port, scenario, seconds, warmup, sent)
+            cpu = cpu_by_pid(pids)
             events = int(scenario.rate * (warmup + seconds)) * scenario.events_per_request
             sent += events
             stored = await stored_events(settings) - before
             ok &= report(scenario, outcome, events, stored)
+            requests = int(scenario.rate * (warmup + seconds))
+            ours = cpu.get(server.pid, 0.0) - cpu_before.get(server.pid, 0.0)
+            database = cpu_since(cpu_before, cpu) - ours
+            print(
+                f"  CPU per request: serve {ours / requests * 1000:.2f} ms, "
+                f"PostgreSQL {database / requests * 1000:.2f} ms"
+            )
     finally:
         server.terminate()
         await server.wait()

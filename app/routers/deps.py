@@ -18,7 +18,9 @@ from app.services.identity.callers import Caller, CallerKind, authenticate, requ
 from app.services.installations import zoho_usable
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are coroutines even when they never await: FastAPI runs a plain function in
+# its thread pool, a thread hop per request for a field read.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -34,7 +36,8 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 # scope="function": the session commits when the route returns and *before* the answer is
 # sent, so a 2xx is only ever sent for work that is durable (GoCardless never delivers an
 # acknowledged webhook again); a failed commit becomes a 500 problem instead. Every route
-# takes its session from here, so none can answer before it commits.
+# that writes through a session takes it from here, so none can answer before it commits
+# (the webhook receiver writes one autocommit statement instead: services/webhooks.py).
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
@@ -45,7 +48,7 @@ def bearer_token(authorization: str | None) -> str:
     return credentials.strip()
 
 
-def require_operator(
+async def require_operator(
     runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     if not constant_time_equal(

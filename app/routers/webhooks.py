@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response, status
 
 from app.errors import BadRequest
-from app.routers.deps import RuntimeDep, SessionDep
+from app.routers.deps import RuntimeDep
 from app.schemas.problems import problem_responses
 from app.services.webhooks import InvalidSignature, receive_webhook
 
@@ -26,10 +26,9 @@ router = APIRouter(tags=["webhooks"])
 )
 async def gocardless_webhook(
     request: Request,
-    session: SessionDep,
     runtime: RuntimeDep,
     webhook_signature: Annotated[str | None, Header()] = None,
 ) -> Response:
     body = await request.body()
-    await receive_webhook(session, runtime, body, webhook_signature)
+    await receive_webhook(runtime, body, webhook_signature)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

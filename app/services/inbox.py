@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.adapters.gocardless.models import Event
 from app.models import EventStatus, InboxEvent
@@ -54,7 +54,7 @@ def inbox_row(
     }
 
 
-async def enqueue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+async def enqueue(db: AsyncSession | AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert new events; ones we already hold (same id) are skipped. Returns how many were new.
 
     One statement of the same shape for any batch (executemany through the Core table), so
@@ -63,7 +63,7 @@ async def enqueue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
     if not rows:
         return 0
     table = cast(Table, InboxEvent.__table__)
-    result = await session.execute(
+    result = await db.execute(
         insert(table)
         .on_conflict_do_nothing(index_elements=[table.c.event_id])
         .returning(table.c.pk),

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.adapters.gocardless.webhooks import MalformedWebhook, parse_webhook, verify_signature
 from app.errors import AppError, BadRequest
@@ -28,10 +28,13 @@ class InvalidSignature(AppError):
     status, code, title = 498, "invalid_signature", "Invalid webhook signature"
 
 
-async def receive_webhook(
-    session: AsyncSession, runtime: Runtime, body: bytes, signature: str | None
-) -> int:
-    """Store the batch's events; returns how many were new. Raises on a bad signature/body."""
+async def receive_webhook(runtime: Runtime, body: bytes, signature: str | None) -> int:
+    """Store the batch's events; returns how many were new. Raises on a bad signature/body.
+
+    The events are durable when this returns: they go in as one statement on a connection of
+    its own in autocommit, which commits before it answers (one round trip, where a session's
+    BEGIN, INSERT and COMMIT took three, and no ORM session to build at 500 webhooks a second).
+    """
     secret = runtime.settings.gocardless_webhook_secret.get_secret_value()
     if not verify_signature(body, signature, secret):
         runtime.metrics.webhooks.labels("bad_signature").inc()
@@ -45,16 +48,17 @@ async def receive_webhook(
     # serialising our model of it again, and nothing it carried is lost.
     as_sent: list[dict[str, Any]] = json.loads(body)["events"]
     organisations = {e.links.organisation for e in batch.events if e.links.organisation}
-    installations = await _route(session, runtime, organisations)
-    rows = []
-    for event, payload in zip(batch.events, as_sent, strict=True):
-        installation_id = installations.get(event.links.organisation or "")
-        if installation_id is None:
-            _log_unknown_once(runtime, event.links.organisation)
-            runtime.metrics.webhook_events.labels("unknown_organisation").inc()
-            continue
-        rows.append(inbox_row(installation_id, event, payload, "webhook"))
-    stored = await enqueue(session, rows)
+    async with runtime.autocommit.connect() as db:
+        installations = await _route(db, runtime, organisations)
+        rows = []
+        for event, payload in zip(batch.events, as_sent, strict=True):
+            installation_id = installations.get(event.links.organisation or "")
+            if installation_id is None:
+                _log_unknown_once(runtime, event.links.organisation)
+                runtime.metrics.webhook_events.labels("unknown_organisation").inc()
+                continue
+            rows.append(inbox_row(installation_id, event, payload, "webhook"))
+        stored = await enqueue(db, rows)
     runtime.metrics.webhooks.labels("stored").inc()
     runtime.metrics.webhook_events.labels("stored").inc(stored)
     runtime.metrics.webhook_events.labels("duplicate").inc(len(rows) - stored)
@@ -62,14 +66,14 @@ async def receive_webhook(
 
 
 async def _route(
-    session: AsyncSession, runtime: Runtime, organisations: set[str]
+    db: AsyncConnection, runtime: Runtime, organisations: set[str]
 ) -> dict[str, uuid.UUID]:
     """The installation each organisation's events belong to (those we serve)."""
     routes = runtime.webhook_routes
     found = {o: i for o in organisations if (i := routes.get(o)) is not None}
     missing = organisations - found.keys()
     if missing:
-        rows = await session.execute(
+        rows = await db.execute(
             select(
                 GoCardlessConnection.organisation_id, GoCardlessConnection.installation_id
             ).where(GoCardlessConnection.organisation_id.in_(missing))

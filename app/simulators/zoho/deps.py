@@ -7,6 +7,6 @@ from starlette.requests import Request
 from app.simulators.zoho.state import ZohoSimState
 
 
-def get_state(request: Request) -> ZohoSimState:
+async def get_state(request: Request) -> ZohoSimState:
     state: ZohoSimState = request.app.state.zoho_sim
     return state
