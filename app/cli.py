@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
+import socket
 import sys
 import uuid
 import warnings
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from app.settings import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 SIMULATOR_PORTS = {"gocardless": 8001, "zoho": 8002}
 
@@ -42,10 +48,16 @@ def _parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)"
     )
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    serve.add_argument("--no-worker", action="store_true", help="do not run the worker in-process")
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not start the worker (by default a `worker` process of its own, stopped with us)",
+    )
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="background worker alone")
+    # `serve` starts its worker with this: the worker stops when that process is gone.
+    worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)
     worker.set_defaults(handler=_worker)
 
     migrate = commands.add_parser("migrate", help="upgrade the database to the latest schema")
@@ -93,21 +105,28 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.jobs.child import WorkerProcess
     from app.jobs.worker import STOP_GRACE_SECONDS
     from app.log import configure_logging
     from app.main import create_app
 
     settings = load_settings()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    app = create_app(settings, run_worker=not args.no_worker)
+    app = create_app(settings)
+    worker = None if args.no_worker else WorkerProcess()
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             # The worker stops alongside the requests in flight, not after them.
-            runtime = getattr(app.state, "runtime", None)
-            if runtime is not None:
-                asyncio.get_event_loop().call_soon_threadsafe(runtime.stopping.set)
+            if worker is not None:
+                worker.signal_stop()
             super().handle_exit(sig, frame)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            # Here, not after run(): uvicorn ends a signalled run by raising the signal again.
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)
 
     config = uvicorn.Config(
         app,
@@ -118,20 +137,27 @@ def _serve(args: argparse.Namespace) -> int:
         # Requests in flight get as long as the worker's jobs do: a stop ends within 10 s.
         timeout_graceful_shutdown=int(STOP_GRACE_SECONDS),
     )
-    Server(config).run()
+    if worker is not None:
+        worker.start()
+    try:
+        Server(config).run()
+    finally:
+        if worker is not None:
+            worker.stop()
     return 0
 
 
-def _worker(_args: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from app.log import configure_logging
 
     settings = load_settings()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    asyncio.run(_run_worker_until_signalled(settings))
+    os.nice(settings.worker_niceness)
+    asyncio.run(_run_worker_until_signalled(settings, parent=args.parent))
     return 0
 
 
-async def _run_worker_until_signalled(settings: Settings) -> None:
+async def _run_worker_until_signalled(settings: Settings, *, parent: int | None = None) -> None:
     from app.jobs.worker import run_worker
     from app.runtime import open_runtime
 
@@ -147,7 +173,24 @@ async def _run_worker_until_signalled(settings: Settings) -> None:
                 addr=settings.worker_metrics_host,
                 registry=runtime.metrics.registry,
             )
-        await run_worker(runtime)
+        watch = None if parent is None else asyncio.create_task(_stop_without(parent, runtime))
+        try:
+            await run_worker(runtime)
+        finally:
+            if watch is not None:
+                watch.cancel()
+
+
+async def _stop_without(parent: int, runtime: Runtime) -> None:
+    """Stop once `parent` is gone (a `kill -9` of `serve` sends its child no signal): the
+    child is then adopted by another process, so its parent id changes."""
+    while os.getppid() == parent:
+        try:
+            await asyncio.wait_for(runtime.stopping.wait(), timeout=0.5)
+        except TimeoutError:
+            continue
+        return
+    runtime.stopping.set()
 
 
 def _migrate(_args: argparse.Namespace) -> int:

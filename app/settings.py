@@ -100,7 +100,10 @@ class Settings(BaseSettings):
     # pushes); beyond that they take turns step by step.
     worker_lanes: int = Field(default=8, ge=1)
     event_timeout_seconds: float = Field(default=20.0, gt=0)
-    # A standalone `worker` serves its own /metrics here when set (`serve` has /metrics).
+    # How much lower a worker process's CPU priority is than `serve`'s (0-19, added to the
+    # niceness it starts with): on shared cores the webhook receiver answers first.
+    worker_niceness: int = Field(default=10, ge=0, le=19)
+    # A worker process (standalone or serve's) serves its own /metrics here when set.
     worker_metrics_port: int | None = None
     worker_metrics_host: str = "127.0.0.1"
     # How often missed webhooks are looked for in GoCardless's event list.

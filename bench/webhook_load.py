@@ -2,8 +2,9 @@
 
 Both simulators run in subprocesses with the real limits (GoCardless: 1,000 requests a minute
 per token; Zoho: 10 calls in flight per org) and 50 ms per call; our service runs as
-`gocardless-zoho serve` with its own worker (the default), or with `--separate-worker` as
-`serve --no-worker` plus one `gocardless-zoho worker`, against PostgreSQL database
+`gocardless-zoho serve` (the default deployment: it starts its worker as a child process),
+or with `--separate-worker` as `serve --no-worker` plus one `gocardless-zoho worker` started
+apart, against PostgreSQL database
 `$BENCH_DATABASE_NAME`. Every merchant (10 by default) has run Sync Now. Then the payments
 are created at GoCardless (so the worker's bulk refresh finds them) and their signed webhooks
 are sent open-loop, round robin over the merchants, as `bench.webhook_ingest` sends them:
@@ -222,7 +223,7 @@ def main() -> None:
     parser.add_argument(
         "--separate-worker",
         action="store_true",
-        help="run `serve --no-worker` plus a `worker` process instead of `serve` alone",
+        help="run `serve --no-worker` plus a `worker` started apart instead of `serve` alone",
     )
     args = parser.parse_args()
     names = [f"M{i}" for i in range(args.merchants)]

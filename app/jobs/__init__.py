@@ -1,1 +1,1 @@
-"""Background work run by `gocardless-zoho worker` (and inside `serve` unless --no-worker)."""
+"""Background work run by `gocardless-zoho worker` (which `serve` starts unless --no-worker)."""

@@ -1,0 +1,122 @@
+"""`gocardless-zoho serve` runs its worker as a process of its own, at a lower CPU priority,
+and never leaves it behind: stopped with `serve`, and gone soon after a `kill -9` of it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import ENCRYPTION_KEY, TEST_DATABASE_URL
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _children(pid: int) -> list[int]:
+    """Children of every thread of `pid` (a child belongs to the thread that started it)."""
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as listing:
+                found += [int(child) for child in listing.read().split()]
+    except FileNotFoundError:
+        return []
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _until(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+@contextmanager
+def _serve(*extra: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "SECRET_KEY": "serve-test-secret-key-0123456789",
+        "ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        "ADMIN_TOKEN": "serve-test-admin-token-0123456789abcdef",
+        "LOG_JSON": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *extra], env=env
+    )
+    try:
+
+        def listening() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            except OSError:
+                return False
+            return True
+
+        assert _until(listening, 60), "serve did not start listening"
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _worker_of(serve: subprocess.Popen[bytes]) -> int:
+    assert _until(lambda: len(_children(serve.pid)) == 1, 30), "no worker process"
+    return _children(serve.pid)[0]
+
+
+def test_serve_runs_its_worker_in_a_lower_priority_process(clean_db: AsyncEngine) -> None:
+    with _serve() as (serve, _):
+        worker = _worker_of(serve)
+        ours = os.getpriority(os.PRIO_PROCESS, serve.pid)
+        # The child lowers its own priority once it has started.
+        assert _until(lambda: os.getpriority(os.PRIO_PROCESS, worker) == ours + 10, 30)
+        started = time.monotonic()
+        serve.send_signal(signal.SIGTERM)
+        # uvicorn ends a signalled run by raising the signal again, once it has shut down.
+        assert serve.wait(timeout=15) in (0, -signal.SIGTERM)
+        assert not _alive(worker)
+        assert time.monotonic() - started < 10
+
+
+def test_a_killed_serve_leaves_no_worker_behind(clean_db: AsyncEngine) -> None:
+    with _serve() as (serve, _):
+        worker = _worker_of(serve)
+        serve.kill()
+        serve.wait()
+        # The orphan notices its parent is gone and stops within its grace.
+        assert _until(lambda: not _alive(worker), 10)
+
+
+def test_no_worker_means_no_child(clean_db: AsyncEngine) -> None:
+    with _serve("--no-worker") as (serve, _):
+        time.sleep(1.0)
+        assert _children(serve.pid) == []
