@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from pydantic_core import from_json, to_json
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -46,9 +47,17 @@ def create_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         hide_parameters=True,
+        json_serializer=_json_text,
+        json_deserializer=from_json,
     )
     _ping_idle_connections(engine)
     return engine
+
+
+def _json_text(value: Any) -> str:
+    # pydantic-core's encoder (and decoder, below): the stdlib's took a tenth of the webhook
+    # receiver's CPU on batches of 100 events (each event's payload is a JSON column).
+    return to_json(value).decode()
 
 
 # A connection in use a moment ago is alive. `pool_pre_ping` pings at every checkout, three

@@ -6,10 +6,10 @@ either being up. The worker does the rest.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
+from pydantic_core import from_json
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,7 +46,7 @@ async def receive_webhook(runtime: Runtime, body: bytes, signature: str | None) 
         raise BadRequest(f"not a GoCardless webhook body: {exc}") from None
     # Each event is kept as GoCardless sent it (the body is valid JSON by now): cheaper than
     # serialising our model of it again, and nothing it carried is lost.
-    as_sent: list[dict[str, Any]] = json.loads(body)["events"]
+    as_sent: list[dict[str, Any]] = from_json(body)["events"]
     organisations = {e.links.organisation for e in batch.events if e.links.organisation}
     async with runtime.autocommit.connect() as db:
         installations = await _route(db, runtime, organisations)
