@@ -58,7 +58,15 @@ from app.runtime import open_runtime
 from app.services.installations import create_installation
 from app.services.sync import start_sync
 from app.settings import Settings
-from bench.servers import announce, free_port, recreate_database, server, wait_until_listening
+from bench.servers import (
+    announce,
+    cpu_by_pid,
+    cpu_since,
+    free_port,
+    recreate_database,
+    server,
+    wait_until_listening,
+)
 
 CUSTOMERS, PAYMENTS = 2_000, 4_000
 LATENCY_MS = 50
@@ -513,12 +521,16 @@ async def widget_burst(
         latencies.append(time.perf_counter() - started)
         statuses[response.status_code] += 1
 
+    serve = service.processes["serve"].pid
+    before = cpu_by_pid([serve])
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{service.port}",
         timeout=60,
         limits=httpx.Limits(max_connections=WIDGET_CALLS),
     ) as client:
         await asyncio.gather(*(call(client, n) for n in range(WIDGET_CALLS)))
+    used = cpu_since(before, cpu_by_pid([serve]))
+    print(f"   serve used {used:.2f} s of CPU, {used / WIDGET_CALLS * 1000:.1f} ms a call")
     await service.stop_all()
     ordered = sorted(latencies)
     return (

@@ -68,13 +68,19 @@ _LEVEL = text(
 # A session may take an advisory lock it already holds, so the slots this process holds are
 # skipped by name rather than left to the lock to refuse.
 # Background calls try the low slots only, interactive ones the reserved high slots first.
+# CASE, not AND: PostgreSQL orders a WHERE clause's conditions by cost, and tried the lock
+# of a slot this process already held first, stacking a second lock on it that one unlock
+# left behind: the slot stayed taken for every other process.
 _SLOT_TAKE = text(
     "SELECT s FROM generate_series(CAST(:first AS integer), CAST(:last AS integer), "
     "CAST(:step AS integer)) AS s "
-    "WHERE s <> ALL(CAST(:held AS integer[])) AND pg_try_advisory_lock(:key, s) LIMIT 1"
+    "WHERE CASE WHEN s <> ALL(CAST(:held AS integer[])) "
+    "THEN pg_try_advisory_lock(:key, s) ELSE false END LIMIT 1"
 )
 _SLOT_GIVE_BACK = text("SELECT pg_advisory_unlock(:key, :slot)")
 _SLOT_POLL_FIRST, _SLOT_POLL_MAX = 0.005, 0.05
+# Calls in a row one Zoho slot may serve in a process before it is unlocked for the others.
+MAX_HANDOFFS = 8
 WINDOW_SLACK_SECONDS = 2.0
 # Tokens a process takes per round trip while the budget allows, spent within a second.
 TAKE_AHEAD, TAKEN_AHEAD_SECONDS = 5, 1.0
@@ -154,6 +160,9 @@ class AdvisorySlots:
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
         self._held: dict[int, set[int]] = {}
+        # Which connection the slots are held on: a slot taken on an earlier one was released
+        # with it, whatever a caller still believes.
+        self.generation = 0
 
     async def take(self, key: int, slots: range) -> int:
         """A free slot of `key` among `slots`, tried in their order, waiting (polling) while
@@ -222,6 +231,7 @@ class AdvisorySlots:
     async def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
         self._held.clear()
+        self.generation += 1
         if connection is not None:
             # It is being thrown away: whatever closing it raises changes nothing.
             with contextlib.suppress(Exception):
@@ -235,6 +245,11 @@ class SharedOrgLimiter:
     itself is an advisory lock. Each task holds at most one slot of an org at a time (a
     call is one `async with`), so the slot is remembered per task. Background calls take
     only the slots below the interactive reserve, in every process alike.
+
+    A call that ends while another of ours waits hands its slot over still locked: a burst
+    of widget calls spent a lock and an unlock round trip per Zoho call, one at a time on
+    the slots' connection, and queued behind them. A slot is handed over at most
+    `MAX_HANDOFFS` times in a row, then unlocked, so other processes get their turn.
     """
 
     def __init__(
@@ -249,17 +264,39 @@ class SharedOrgLimiter:
         shared = limit - interactive_reserve(limit)
         self._range = range(limit - 1, -1, -1) if priority == "interactive" else range(shared)
         self._local = asyncio.Semaphore(len(self._range))
-        self._held: dict[asyncio.Task[Any] | None, int] = {}
+        self._held: dict[asyncio.Task[Any] | None, _Held] = {}
+        self._waiting = 0
+        # Slots still locked, left by calls that ended while others waited.
+        self._spare: list[_Held] = []
+        self._trimming: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> None:
-        await self._local.acquire()
+        self._waiting += 1
         try:
-            slot = await self._slots.take(self._key, self._range)
+            await self._local.acquire()
         except BaseException:
-            self._local.release()
+            # Woken for a spare slot and cancelled before taking it: unlock what nobody awaits.
+            self._waiting -= 1
+            self._trim_later()
             raise
-        self._held[asyncio.current_task()] = slot
+        self._waiting -= 1
+        held = self._take_spare()
+        if held is None:
+            try:
+                slot = await self._slots.take(self._key, self._range)
+            except BaseException:
+                self._local.release()
+                raise
+            held = _Held(slot, self._slots.generation)
+        self._held[asyncio.current_task()] = held
         self.in_flight += 1
+
+    def _take_spare(self) -> _Held | None:
+        while self._spare:
+            held = self._spare.pop()
+            if held.generation == self._slots.generation:
+                return held
+        return None
 
     async def __aexit__(
         self,
@@ -267,12 +304,37 @@ class SharedOrgLimiter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        slot = self._held.pop(asyncio.current_task())
+        held = self._held.pop(asyncio.current_task())
         self.in_flight -= 1
+        if self._waiting > len(self._spare) and held.handoffs < MAX_HANDOFFS:
+            self._spare.append(_Held(held.slot, held.generation, held.handoffs + 1))
+            self._local.release()
+            return
         try:
-            await self._slots.give_back(self._key, slot)
+            await self._give_back(held)
         finally:
             self._local.release()
+
+    async def _give_back(self, held: _Held) -> None:
+        if held.generation == self._slots.generation:
+            await self._slots.give_back(self._key, held.slot)
+
+    def _trim_later(self) -> None:
+        async def trim() -> None:
+            while len(self._spare) > self._waiting:
+                await self._give_back(self._spare.pop())
+
+        if len(self._spare) > self._waiting:
+            task = asyncio.create_task(trim())
+            self._trimming.add(task)
+            task.add_done_callback(self._trimming.discard)
+
+
+@dataclass(frozen=True)
+class _Held:
+    slot: int
+    generation: int
+    handoffs: int = 0
 
 
 class SharedOrgLimiters:

@@ -4,15 +4,18 @@ every process. Two `AdvisorySlots` stand for two processes (each has its own con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.gocardless.pacing import BucketShape, LocalBucket, PacerRegistry
 from app.adapters.zoho.limits import OrgLimiters, Priority
 from app.services.budgets import (
+    MAX_HANDOFFS,
     AdvisorySlots,
     DatabaseBucket,
     SharedOrgLimiters,
@@ -218,3 +221,94 @@ async def test_background_calls_leave_zoho_slots_to_interactive_ones(
     release.set()
     async with asyncio.timeout(10):
         await asyncio.gather(*calls)
+
+
+async def _advisory_locks(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            text(
+                # Zoho slots: two-key locks numbered from 0, in this test's database only.
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND objsubid = 2 AND objid < 100 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+        return int(found.scalar_one())
+
+
+async def test_a_burst_hands_slots_over_without_a_lock_each(
+    two_processes: tuple[AdvisorySlots, AdvisorySlots], clean_db: AsyncEngine
+) -> None:
+    here, there = two_processes
+    taken = 0
+    take = here.take
+
+    async def counted(key: int, slots: range) -> int:
+        nonlocal taken
+        taken += 1
+        return await take(key, slots)
+
+    here.take = counted  # type: ignore[method-assign]
+    limiters = SharedOrgLimiters(here, limit=2)
+    in_flight = peak = 0
+
+    async def call() -> None:
+        nonlocal in_flight, peak
+        async with limiters.for_org("600"):
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.005)
+            in_flight -= 1
+
+    async with asyncio.timeout(10):
+        await asyncio.gather(*(call() for _ in range(40)))
+    assert peak == 2
+    # 40 calls through 2 slots: a slot is locked again only after MAX_HANDOFFS calls.
+    assert taken <= 2 * (40 // (MAX_HANDOFFS + 1) + 1)
+    # Nothing stays locked once the burst is over: the other process gets both slots.
+    assert await _advisory_locks(clean_db) == 0
+    other = SharedOrgLimiters(there, limit=2).for_org("600")
+    async with asyncio.timeout(5), other, SharedOrgLimiters(there, limit=2).for_org("600"):
+        pass
+
+
+async def test_a_slot_handed_to_a_cancelled_waiter_is_unlocked(
+    two_processes: tuple[AdvisorySlots, AdvisorySlots], clean_db: AsyncEngine
+) -> None:
+    here, _ = two_processes
+    limiters = SharedOrgLimiters(here, limit=1)
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with limiters.for_org("600"):
+            await release.wait()
+
+    first = asyncio.create_task(holder())
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(_one_call(limiters))
+    await asyncio.sleep(0.05)
+    release.set()
+    await first  # its slot is handed to the waiter, still locked...
+    waiting.cancel()  # ...and the waiter is cancelled before it runs
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    async with asyncio.timeout(5):
+        while await _advisory_locks(clean_db):
+            await asyncio.sleep(0.01)
+        await _one_call(limiters)
+
+
+async def test_a_slot_already_held_is_not_locked_twice(
+    two_processes: tuple[AdvisorySlots, AdvisorySlots], clean_db: AsyncEngine
+) -> None:
+    # PostgreSQL may try a WHERE clause's lock before its "not one of ours" test: a slot of
+    # ours locked a second time would stay locked after its one unlock.
+    # It showed once PostgreSQL planned the statement generically, after its fifth run.
+    here, _ = two_processes
+    for _ in range(10):
+        first = await here.take(1, range(1, -1, -1))
+        second = await here.take(1, range(1, -1, -1))
+        assert {first, second} == {0, 1}
+        await here.give_back(1, first)
+        await here.give_back(1, second)
+        assert await _advisory_locks(clean_db) == 0
