@@ -13,10 +13,24 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    Table,
+    Text,
+    Update,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.zoho.crm import ZohoCRM
@@ -210,54 +224,33 @@ async def _upsert(
     for result in outcome.results:
         record_id, version = keys[result.index]
         if isinstance(result, FailedRecord):
-            rejected.append({"b_id": record_id, "b_version": version, "b_error": _reason(result)})
+            rejected.append({"b_id": record_id, "b_version": version, "b_value": _reason(result)})
         else:
-            synced.append({"b_id": record_id, "b_version": version, "b_record": result.id})
+            synced.append({"b_id": record_id, "b_version": version, "b_value": result.id})
     tally.synced, tally.rejected = len(synced), len(rejected)
-    rows = table.__table__
-    unchanged = rows.c.crm_version == bindparam("b_version")
-    # A newer version's upsert finished first: this older one may have overwritten it in the
-    # CRM, so the row goes again rather than count as synced.
-    late = rows.c.crm_synced_version > bindparam("b_version")
-    # GREATEST, written so SQLite (the demo's database) runs it too.
-    newest = case((late, rows.c.crm_synced_version), else_=bindparam("b_version"))
-    where = and_(rows.c.installation_id == installation_id, rows.c.id == bindparam("b_id"))
 
     async def record(active: AsyncSession) -> None:
-        # Executemany over the batch: one statement, however many rows.
-        if synced:
-            await active.execute(
-                update(rows)
-                .where(where)
-                .values(
-                    crm_record_id=bindparam("b_record"),
-                    crm_state=case(
-                        (unchanged, CrmState.synced.value),
-                        (late, CrmState.pending.value),
-                        else_=rows.c.crm_state,
-                    ),
-                    crm_error=None,
-                    crm_attempts=0,
-                    crm_retry_at=None,
-                    crm_synced_version=newest,
-                ),
-                synced,
-            )
-        if rejected:
-            await active.execute(
-                update(rows)
-                .where(where)
-                .values(
-                    crm_state=case(
-                        (unchanged, CrmState.rejected.value),
-                        (late, CrmState.pending.value),
-                        else_=rows.c.crm_state,
-                    ),
-                    crm_error=bindparam("b_error"),
-                    crm_synced_version=newest,
-                ),
-                rejected,
-            )
+        set_based = active.get_bind().dialect.name == "postgresql"
+        recorders = _recorders(table.__table__, set_based=set_based)
+        for statement, outcomes in ((recorders.synced, synced), (recorders.rejected, rejected)):
+            if not outcomes:
+                continue
+            if set_based:
+                # One statement over the whole batch: an executemany runs the executor once
+                # per row, which cost more database CPU than the update itself.
+                await active.execute(
+                    statement,
+                    {
+                        "b_installation": installation_id,
+                        "b_ids": [o["b_id"] for o in outcomes],
+                        "b_versions": [o["b_version"] for o in outcomes],
+                        "b_values": [o["b_value"] for o in outcomes],
+                    },
+                )
+            else:
+                await active.execute(
+                    statement, [{**o, "b_installation": installation_id} for o in outcomes]
+                )
         if table is GcCustomer:
             await release_payments_of_customers(active, installation_id, [key for key, _ in keys])
 
@@ -270,6 +263,67 @@ async def _upsert(
             rejected=tally.rejected,
         )
     return tally
+
+
+@dataclass(frozen=True)
+class _Recorders:
+    """The two statements that record a batch's outcome on its mirror rows."""
+
+    synced: Update
+    rejected: Update
+
+
+@cache
+def _recorders(rows: Table, *, set_based: bool) -> _Recorders:
+    """Statements built once per table: with `set_based` (PostgreSQL) each takes the whole
+    batch as arrays (`unnest`), otherwise one row per parameter set (SQLite, the demo)."""
+    if set_based:
+        outcome = (
+            func.unnest(
+                bindparam("b_ids", type_=ARRAY(String)),
+                bindparam("b_versions", type_=ARRAY(Integer)),
+                bindparam("b_values", type_=ARRAY(Text)),
+            )
+            .table_valued(column("id", String), column("version", Integer), column("value", Text))
+            .render_derived(name="outcome")
+        )
+        row_id, version, value = outcome.c.id, outcome.c.version, outcome.c.value
+    else:
+        row_id, version, value = bindparam("b_id"), bindparam("b_version"), bindparam("b_value")
+    unchanged = rows.c.crm_version == version
+    # A newer version's upsert finished first: this older one may have overwritten it in the
+    # CRM, so the row goes again rather than count as synced.
+    late = rows.c.crm_synced_version > version
+    # GREATEST, written so SQLite (the demo's database) runs it too.
+    newest = case((late, rows.c.crm_synced_version), else_=version)
+    where = and_(rows.c.installation_id == bindparam("b_installation"), rows.c.id == row_id)
+    return _Recorders(
+        synced=update(rows)
+        .where(where)
+        .values(
+            crm_record_id=value,
+            crm_state=case(
+                (unchanged, CrmState.synced.value),
+                (late, CrmState.pending.value),
+                else_=rows.c.crm_state,
+            ),
+            crm_error=None,
+            crm_attempts=0,
+            crm_retry_at=None,
+            crm_synced_version=newest,
+        ),
+        rejected=update(rows)
+        .where(where)
+        .values(
+            crm_state=case(
+                (unchanged, CrmState.rejected.value),
+                (late, CrmState.pending.value),
+                else_=rows.c.crm_state,
+            ),
+            crm_error=value,
+            crm_synced_version=newest,
+        ),
+    )
 
 
 # Lookups to records a CRM user may delete (the Invoice, the Contact, the customer record).
