@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.models import Customer, Mandate, Payment, Payout
+from app.db import one_of
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment
 from app.money import UnknownScheme, scheme_currency
 
@@ -82,7 +83,7 @@ async def store_customers(
             await session.execute(
                 select(GcMandate.id, GcMandate.customer_id).where(
                     GcMandate.installation_id == installation_id,
-                    GcMandate.customer_id.in_([r["id"] for r in rows]),
+                    one_of(session, GcMandate.customer_id, [r["id"] for r in rows]),
                 )
             )
         ).all()
@@ -140,7 +141,7 @@ async def store_mandates(
             select(GcPayment.mandate_id, GcPayment.crm_hold)
             .where(
                 GcPayment.installation_id == installation_id,
-                GcPayment.mandate_id.in_([r["id"] for r in rows]),
+                one_of(session, GcPayment.mandate_id, [r["id"] for r in rows]),
             )
             .distinct()
         )
@@ -179,7 +180,9 @@ async def store_mandates(
         await release_held_payments(
             session,
             installation_id,
-            GcPayment.mandate_id.in_([m for m, link in links.items() if not link.waiting]),
+            one_of(
+                session, GcPayment.mandate_id, [m for m, link in links.items() if not link.waiting]
+            ),
         )
 
 
@@ -371,7 +374,9 @@ async def _known_ids(
     session: AsyncSession, table: Any, installation_id: uuid.UUID, ids: Sequence[str | None]
 ) -> set[str | None]:
     found = await session.scalars(
-        select(table.id).where(table.installation_id == installation_id, table.id.in_(ids))
+        select(table.id).where(
+            table.installation_id == installation_id, one_of(session, table.id, ids)
+        )
     )
     return set(found.all())
 
@@ -435,7 +440,7 @@ async def release_payments_of_customers(
         GcPayment.mandate_id.in_(
             select(GcMandate.id).where(
                 GcMandate.installation_id == installation_id,
-                GcMandate.customer_id.in_(customer_ids),
+                one_of(session, GcMandate.customer_id, customer_ids),
             )
         ),
     )
@@ -489,7 +494,10 @@ async def customer_links(
                 GcCustomer.id == GcMandate.customer_id,
             ),
         )
-        .where(GcMandate.installation_id == installation_id, GcMandate.id.in_(mandate_ids))
+        .where(
+            GcMandate.installation_id == installation_id,
+            one_of(session, GcMandate.id, mandate_ids),
+        )
     )
     return {
         mandate_id: CustomerLink(
