@@ -68,8 +68,8 @@ TRANSITION_HOUR = 7
 
 def timestamp(moment: datetime) -> str:
     """`2014-01-01T12:00:00.000Z`: UTC with milliseconds, as every GoCardless timestamp."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: several times cheaper, and every listed resource has one.
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def parse_timestamp(value: str) -> datetime | None:

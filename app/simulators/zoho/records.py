@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from app.simulators.zoho.state import Org
@@ -11,7 +12,13 @@ from app.simulators.zoho.store import ModuleStore, Record
 
 def iso(timestamp: float) -> str:
     """Zoho's datetime format: seconds precision with a numeric offset."""
-    return datetime.fromtimestamp(int(timestamp), UTC).isoformat()
+    return _iso_seconds(int(timestamp))
+
+
+# A write's records share their second: each answer formats the same few times again.
+@lru_cache(maxsize=1024)
+def _iso_seconds(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 def _derive(store: ModuleStore, record: Record) -> None:
