@@ -52,9 +52,10 @@ class GcCustomer(CrmTracked, Base):
     __tablename__ = "gc_customers"
     __table_args__ = (
         Index("ix_gc_customers_email", "installation_id", "email_normalized"),
-        Index("ix_gc_customers_crm_state", "installation_id", "crm_state"),
         # The CRM batches read due rows in id order: without it every batch sorts the whole
-        # backlog, which made PostgreSQL the bottleneck of Sync Now.
+        # backlog, which made PostgreSQL the bottleneck of Sync Now. It is also the index of
+        # pending rows (counts, the health view): one on every CRM state was written at each
+        # row's every change and read by no query that needs it.
         Index(
             "ix_gc_customers_crm_due",
             "installation_id",
@@ -110,9 +111,29 @@ class GcPayment(CrmTracked, Base):
     __tablename__ = "gc_payments"
     __table_args__ = (
         Index("ix_gc_payments_mandate", "installation_id", "mandate_id"),
-        Index("ix_gc_payments_invoice", "installation_id", "invoice_id"),
-        Index("ix_gc_payments_crm_state", "installation_id", "crm_state"),
-        Index("ix_gc_payments_payout", "installation_id", "payout_id"),
+        # Partial indexes: a write updates an index only when the row is in it, and each
+        # payment of Sync Now is written three times (listed, released, recorded), mostly
+        # without an invoice or payout, and pending only until its upsert.
+        Index(
+            "ix_gc_payments_invoice",
+            "installation_id",
+            "invoice_id",
+            postgresql_where=text("invoice_id IS NOT NULL"),
+            sqlite_where=text("invoice_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_gc_payments_crm_pending",
+            "installation_id",
+            postgresql_where=text("crm_state = 'pending'"),
+            sqlite_where=text("crm_state = 'pending'"),
+        ),
+        Index(
+            "ix_gc_payments_payout",
+            "installation_id",
+            "payout_id",
+            postgresql_where=text("payout_id IS NOT NULL"),
+            sqlite_where=text("payout_id IS NOT NULL"),
+        ),
         # As for customers; held payments (waiting for their customer during Sync Now) are
         # most of the backlog then and are left out, so a batch never scans past them.
         Index(
