@@ -12,11 +12,14 @@ import uuid
 import warnings
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.settings import ConfigurationError, Settings, load_settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from app.jobs.child import WorkerProcess
     from app.runtime import Runtime
 
 SIMULATOR_PORTS = {"gocardless": 8001, "zoho": 8002}
@@ -48,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)"
     )
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="HTTP processes sharing the port, e.g. one per core (default: %(default)s); "
+        "each keeps its own database pool",
+    )
     serve.add_argument(
         "--no-worker",
         action="store_true",
@@ -108,12 +119,63 @@ def _serve(args: argparse.Namespace) -> int:
     from app.jobs.child import WorkerProcess
     from app.jobs.worker import STOP_GRACE_SECONDS
     from app.log import configure_logging
-    from app.main import create_app
 
     settings = load_settings()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    app = create_app(settings)
+    if args.processes < 1:
+        raise ConfigurationError("--processes must be at least 1")
     worker = None if args.no_worker else WorkerProcess()
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": None,
+        "proxy_headers": True,
+        # Requests in flight get as long as the worker's jobs do: a stop ends within 10 s.
+        "timeout_graceful_shutdown": int(STOP_GRACE_SECONDS),
+    }
+    if worker is not None:
+        worker.start()
+    try:
+        if args.processes == 1:
+            _serve_here(settings, uvicorn.Config(_app(settings), **options), worker)
+        else:
+            from uvicorn.supervisors import Multiprocess
+
+            class Processes(Multiprocess):
+                def handle_signals(self) -> None:
+                    super().handle_signals()
+                    # The worker stops alongside the HTTP processes, not after them.
+                    if self.should_exit.is_set() and worker is not None:
+                        worker.signal_stop()
+
+            # Each process builds its own app (and pool) from the environment.
+            config = uvicorn.Config(
+                "app.cli:app_from_environment", factory=True, workers=args.processes, **options
+            )
+            Processes(config, sockets=[config.bind_socket()]).run()
+    finally:
+        if worker is not None:
+            worker.stop()
+    return 0
+
+
+def _app(settings: Settings) -> FastAPI:
+    from app.main import create_app
+
+    return create_app(settings)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of `serve --processes N`'s processes."""
+    from app.log import configure_logging
+
+    settings = load_settings()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    return _app(settings)
+
+
+def _serve_here(settings: Settings, config: Any, worker: WorkerProcess | None) -> None:
+    import uvicorn
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -128,23 +190,7 @@ def _serve(args: argparse.Namespace) -> int:
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
 
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        proxy_headers=True,
-        # Requests in flight get as long as the worker's jobs do: a stop ends within 10 s.
-        timeout_graceful_shutdown=int(STOP_GRACE_SECONDS),
-    )
-    if worker is not None:
-        worker.start()
-    try:
-        Server(config).run()
-    finally:
-        if worker is not None:
-            worker.stop()
-    return 0
+    Server(config).run()
 
 
 def _worker(args: argparse.Namespace) -> int:

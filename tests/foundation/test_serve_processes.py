@@ -47,6 +47,14 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return ""
+
+
 def _until(check: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -120,3 +128,25 @@ def test_no_worker_means_no_child(clean_db: AsyncEngine) -> None:
     with _serve("--no-worker") as (serve, _):
         time.sleep(1.0)
         assert _children(serve.pid) == []
+
+
+def test_http_processes_share_the_port_and_stop_together(clean_db: AsyncEngine) -> None:
+    with _serve("--processes", "2") as (serve, port):
+        children = set()
+
+        def all_started() -> bool:
+            children.update(_children(serve.pid))
+            commands = [_command(child) for child in children]
+            http = sum("multiprocessing.spawn" in command for command in commands)
+            return http == 2 and sum("worker --parent" in command for command in commands) == 1
+
+        assert _until(all_started, 60)
+        for _ in range(4):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                assert client.recv(64).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=15) in (0, -signal.SIGTERM)
+        assert time.monotonic() - started < 10
+        assert not any(_alive(child) for child in children)
