@@ -8,6 +8,8 @@ import os
 import signal
 import socket
 import sys
+import threading
+import time
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -171,7 +173,21 @@ def app_from_environment() -> FastAPI:
 
     settings = load_settings()
     configure_logging(json=settings.log_json, level=settings.log_level)
+    _stop_when_orphaned()
     return _app(settings)
+
+
+def _stop_when_orphaned() -> None:
+    """Stop this HTTP process (as SIGTERM does) once `serve` is gone: after a `kill -9` of
+    it, its processes would otherwise keep the port and answer with nobody minding them."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _serve_here(settings: Settings, config: Any, worker: WorkerProcess | None) -> None:

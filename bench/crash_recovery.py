@@ -169,15 +169,16 @@ async def until(done: Callable[[], Awaitable[bool]], interval: float = 0.1) -> N
 class Service:
     """Our service's processes (`serve`, `worker`), started, killed and stopped by name."""
 
-    def __init__(self, env: dict[str, str], port: int, processes: int = 1) -> None:
+    def __init__(self, env: dict[str, str], port: int, processes: int = 2) -> None:
         self.env = {**os.environ, **env}
         self.port = port
         self.processes_wanted = processes
         self.processes: dict[str, asyncio.subprocess.Process] = {}
 
     async def start(self, name: str, *args: str) -> None:
+        # A session of its own: a kill takes the process with everything it started.
         self.processes[name] = await asyncio.create_subprocess_exec(
-            CONSOLE, *args, env=self.env, stdout=asyncio.subprocess.DEVNULL
+            CONSOLE, *args, env=self.env, stdout=asyncio.subprocess.DEVNULL, start_new_session=True
         )
         if args[0] == "serve":
             alive = _Alive(self.processes[name])
@@ -190,7 +191,9 @@ class Service:
 
     async def kill(self, name: str) -> None:
         process = self.processes.pop(name)
-        process.kill()  # SIGKILL: no handler, no cleanup, connections cut
+        # SIGKILL to serve and its HTTP processes and worker at once, as when a container
+        # dies: no handler, no cleanup, connections cut.
+        os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
 
     async def terminate(self, name: str) -> float:
@@ -580,7 +583,7 @@ async def report_widgets(
     return not any(status >= 500 for status in statuses) and p99 < 2
 
 
-async def run(*, widgets_only: bool = False) -> bool:
+async def run(*, widgets_only: bool = False, processes: int = 2) -> bool:
     database_url = await recreate_database()
     gc_port, zoho_port, port = free_port(), free_port(), free_port()
     gc_base, zoho_base = f"http://127.0.0.1:{gc_port}", f"http://127.0.0.1:{zoho_port}"
@@ -595,7 +598,7 @@ async def run(*, widgets_only: bool = False) -> bool:
             configure_logging(json=False, level="WARNING")
             await faults(gc_base, zoho_base, LATENCY_MS)
             installation_id, api_key = await install(settings, gc, zoho)
-            service = Service(env, port, int(os.environ.get("BENCH_PROCESSES", "1")))
+            service = Service(env, port, processes)
             probe = Probe(database_url)
             ok = True
             try:
@@ -680,13 +683,20 @@ def main() -> None:
     parser.add_argument(
         "--widgets-only", action="store_true", help="only Sync Now (no kill) and the widget calls"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="`serve --processes` (default %(default)s, as the Dockerfile)",
+    )
     args = parser.parse_args()
     if args.serve_gocardless:
         serve_gocardless(args.serve_gocardless)
     elif args.serve_zoho:
         serve_zoho(args.serve_zoho, args.payers)
     else:
-        sys.exit(0 if asyncio.run(run(widgets_only=args.widgets_only)) else 1)
+        ok = asyncio.run(run(widgets_only=args.widgets_only, processes=args.processes))
+        sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

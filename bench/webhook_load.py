@@ -73,7 +73,9 @@ def signed_request(port: int, events: list[dict[str, Any]]) -> bytes:
     return request_bytes(port, body)
 
 
-async def run(*, separate_worker: bool, seconds: float, merchants: int, deadline: float) -> bool:
+async def run(
+    *, separate_worker: bool, seconds: float, merchants: int, deadline: float, processes: int
+) -> bool:
     assert WEBHOOK_SECRET == "bench-webhook-secret"  # the secret request_bytes signs with
     names = [f"M{i}" for i in range(merchants)]
     database_url = await recreate_database()
@@ -89,7 +91,7 @@ async def run(*, separate_worker: bool, seconds: float, merchants: int, deadline
         await faults(gc_base, zoho_base, LATENCY_MS)
         for name in names:
             await install(settings, gc[name], zoho[name])
-        service = Service(env, port)
+        service = Service(env, port, processes)
         probe = Probe(database_url)
         try:
             await service.serve(worker=not separate_worker)
@@ -221,6 +223,12 @@ def main() -> None:
         "--deadline", type=float, default=600.0, help="seconds to wait for the CRM after the load"
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="`serve --processes` (default %(default)s, as the Dockerfile)",
+    )
+    parser.add_argument(
         "--separate-worker",
         action="store_true",
         help="run `serve --no-worker` plus a `worker` started apart instead of `serve` alone",
@@ -238,6 +246,7 @@ def main() -> None:
                 seconds=args.seconds,
                 merchants=args.merchants,
                 deadline=args.deadline,
+                processes=args.processes,
             )
         )
         sys.exit(0 if ok else 1)

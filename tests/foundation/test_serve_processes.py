@@ -150,3 +150,28 @@ def test_http_processes_share_the_port_and_stop_together(clean_db: AsyncEngine) 
         assert serve.wait(timeout=15) in (0, -signal.SIGTERM)
         assert time.monotonic() - started < 10
         assert not any(_alive(child) for child in children)
+
+
+def test_a_killed_serve_leaves_no_http_process_behind(clean_db: AsyncEngine) -> None:
+    with _serve("--processes", "2") as (serve, port):
+        children: set[int] = set()
+
+        def all_started() -> bool:
+            children.update(_children(serve.pid))
+            commands = [_command(child) for child in children]
+            return sum("multiprocessing.spawn" in command for command in commands) == 2
+
+        assert _until(all_started, 60)
+        serve.kill()
+        serve.wait()
+        assert _until(lambda: not any(_alive(child) for child in children), 10)
+
+        def port_free() -> bool:
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    return False
+                return True
+
+        assert _until(port_free, 5)
