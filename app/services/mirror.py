@@ -334,6 +334,10 @@ async def record_payout(
     )
 
 
+# Rows from which a mirror write goes as one unnest statement (see _upsert_rows).
+UNNEST_FROM_ROWS = 20
+
+
 async def _upsert_rows(
     session: AsyncSession,
     model: type[Any],
@@ -347,10 +351,12 @@ async def _upsert_rows(
     statement per pattern of NULL columns. On PostgreSQL the page goes as one array per
     column, unnested into one statement: an executemany runs the executor once per row,
     which cost about as much database CPU as the rows' writes, and its parameters cost
-    client CPU per row. SQLite (the demo) takes the rows as an executemany.
+    client CPU per row. SQLite (the demo) takes the rows as an executemany, and so do a
+    few rows (a payment the widget just created): the unnest statement is built afresh each
+    time, which costs more than it saves below a page.
     """
     table = cast(Table, model.__table__)
-    if session.get_bind().dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql" or len(rows) < UNNEST_FROM_ROWS:
         await session.execute(on_conflict(insert(table)), rows)
         return
     names = list(rows[0])
