@@ -65,6 +65,7 @@ from bench.servers import (
     free_port,
     recreate_database,
     server,
+    service_processes,
     wait_until_listening,
 )
 
@@ -527,7 +528,7 @@ async def widget_burst(
         latencies.append(time.perf_counter() - started)
         statuses[response.status_code] += 1
 
-    serve = http_pids(service.processes["serve"].pid)
+    serve = service_processes(service.processes["serve"].pid)["HTTP"]
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{service.port}",
         timeout=60,
@@ -557,18 +558,6 @@ async def widget_burst(
         ordered[len(ordered) // 2],
         ordered[min(int(0.99 * len(ordered)), len(ordered) - 1)],
     )
-
-
-def http_pids(serve: int) -> list[int]:
-    """`serve` and the HTTP processes it started (`--processes`), not its worker."""
-    pids = [serve]
-    for task in os.listdir(f"/proc/{serve}/task"):
-        with open(f"/proc/{serve}/task/{task}/children") as children:
-            for child in children.read().split():
-                with open(f"/proc/{child}/cmdline", "rb") as cmdline:
-                    if b"multiprocessing.spawn" in cmdline.read():
-                        pids.append(int(child))
-    return pids
 
 
 async def report_widgets(

@@ -190,6 +190,35 @@ def cpu_by_pid(pids: Sequence[int]) -> dict[int, float]:
     return used
 
 
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (by any of its threads), from /proc (Linux)."""
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as listing:
+                found += [int(child) for child in listing.read().split()]
+    except FileNotFoundError:
+        pass
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return ""
+
+
+def service_processes(serve: int) -> dict[str, list[int]]:
+    """`serve` as its HTTP processes (itself and those `--processes` started) and its worker."""
+    started = {child: command_line(child) for child in children(serve)}
+    return {
+        "HTTP": [serve, *(c for c, cmd in started.items() if "multiprocessing.spawn" in cmd)],
+        "worker": [c for c, cmd in started.items() if " worker" in cmd],
+    }
+
+
 def cpu_seconds(pids: Sequence[int]) -> float:
     return sum(cpu_by_pid(pids).values())
 

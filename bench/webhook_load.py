@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -41,7 +42,15 @@ from bench.crash_recovery import (
     until,
 )
 from bench.fairness import LATENCY_MS, Load, _gc_usage, serve_gocardless, serve_zoho
-from bench.servers import free_port, recreate_database, server
+from bench.servers import (
+    cpu_by_pid,
+    cpu_since,
+    free_port,
+    postgres_pids,
+    recreate_database,
+    server,
+    service_processes,
+)
 from bench.webhook_ingest import P99_TARGET_MS, Outcome, percentile, request_bytes, send_open_loop
 
 PHASES = ((500, 1), (50, 100))  # requests a second, events a request
@@ -108,7 +117,10 @@ async def run(
                 return int(runs) == merchants and int(pending) == 0
 
             await until(synced, 0.5)
-            return await measure(gc_base, zoho_base, port, gc, zoho, names, seconds, deadline)
+            serve_pid = service.processes["serve"].pid
+            return await measure(
+                gc_base, zoho_base, port, gc, zoho, names, seconds, deadline, serve_pid
+            )
         finally:
             await service.stop_all()
             await probe.engine.dispose()
@@ -123,6 +135,7 @@ async def measure(
     names: list[str],
     seconds: float,
     deadline: float,
+    serve_pid: int,
 ) -> bool:
     async with httpx.AsyncClient(timeout=60) as http:
         phases = []
@@ -140,9 +153,25 @@ async def measure(
         sampler = asyncio.create_task(load.sample(stop))
         acknowledged: dict[str, set[str]] = {name: set() for name in names}
         outcomes: list[Outcome] = []
-        for rate, _, webhooks in phases:
+        for rate, size, webhooks in phases:
             payloads = [signed_request(port, events) for _, events in webhooks]
+            who = {
+                **service_processes(serve_pid),
+                "simulators": [gc["pid"], zoho["pid"]],
+                "PostgreSQL": postgres_pids(),
+                "load generator": [os.getpid()],
+            }
+            before_cpu = {name: cpu_by_pid(pids) for name, pids in who.items()}
             outcome = await send_open_loop(port, rate, payloads)
+            used = {
+                name: cpu_since(before_cpu[name], cpu_by_pid(pids)) for name, pids in who.items()
+            }
+            print(
+                f"CPU during {rate} req/s x {size}: "
+                + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in used.items())
+                + f" (2 cores give {2 * seconds:.0f} s)",
+                flush=True,
+            )
             outcomes.append(outcome)
             for n in outcome.acknowledged:
                 name, events = webhooks[n]
