@@ -187,7 +187,9 @@ async def complete_zoho(
             f"organisation {installation.zoho_org_id}. Sign in to the right organisation."
         )
     now = runtime.clock()
-    connection = await session.get(ZohoConnection, installation.id, with_for_update=True)
+    connection = await session.get(
+        ZohoConnection, installation.id, with_for_update=True, populate_existing=True
+    )
     if connection is None:
         connection = ZohoConnection(installation_id=installation.id)
         session.add(connection)
@@ -222,7 +224,9 @@ async def complete_gocardless(
     except GoCardlessError as exc:
         raise AuthorizationFailed(f"GoCardless refused the authorization: {exc.message}") from None
     access_token = token.access_token.get_secret_value()
-    connection = await session.get(GoCardlessConnection, installation.id, with_for_update=True)
+    connection = await session.get(
+        GoCardlessConnection, installation.id, with_for_update=True, populate_existing=True
+    )
     if connection is not None and connection.organisation_id != token.organisation_id:
         # The account is pinned: swapping it would send new mandates to another creditor and
         # orphan the old one's payments. Switching is DELETE /api/v1/installation/gocardless.

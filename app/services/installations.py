@@ -24,6 +24,7 @@ from app.models import (
     GoCardlessConnection,
     Installation,
     InstallationStatus,
+    SyncRun,
     ZohoConnection,
 )
 from app.runtime import Runtime
@@ -105,6 +106,27 @@ async def installation_for_api_key(session: AsyncSession, api_key: str) -> Insta
     if installation is None:
         raise Unauthenticated("unknown API key")
     return installation
+
+
+async def preload_for_requests(
+    session: AsyncSession, installation_id: uuid.UUID
+) -> ZohoConnection | None:
+    """The Zoho connection, with the GoCardless connection and the sync run read alongside
+    into the session, where the request's later `session.get` finds them without a query:
+    three round trips and their ORM work were a tenth of a widget call's statements."""
+    row = (
+        await session.execute(
+            select(ZohoConnection, GoCardlessConnection, SyncRun)
+            .select_from(Installation)
+            .outerjoin(ZohoConnection, ZohoConnection.installation_id == Installation.id)
+            .outerjoin(
+                GoCardlessConnection, GoCardlessConnection.installation_id == Installation.id
+            )
+            .outerjoin(SyncRun, SyncRun.installation_id == Installation.id)
+            .where(Installation.id == installation_id)
+        )
+    ).first()
+    return None if row is None else row[0]
 
 
 async def load_connections(

@@ -87,7 +87,7 @@ async def start_sync(
     gocardless = await require_gocardless(session, runtime, installation)
     if not gocardless_active(gocardless):
         raise GoCardlessAccountInactive(inactive_reason(gocardless.verification_status))
-    run = await session.get(SyncRun, installation.id, with_for_update=True)
+    run = await session.get(SyncRun, installation.id, with_for_update=True, populate_existing=True)
     if run is not None and run.state != SyncState.failed:
         raise SyncAlreadyDone(
             "Sync Now has already run for this organisation; changes now arrive in real time"
