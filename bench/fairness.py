@@ -142,6 +142,9 @@ def serve_zoho(port: int, names: Sequence[str] = ("A", "B")) -> None:
 
     @app.get("/_bench/{org_id}/payments")
     async def payments(org_id: str) -> dict[str, str]:
+        return _statuses(org_id)
+
+    def _statuses(org_id: str) -> dict[str, str]:
         org = next(o for o in orgs.values() if o.id == org_id)
         store = org.store("GoCardless_Payments")
         assert store is not None
@@ -149,6 +152,20 @@ def serve_zoho(port: int, names: Sequence[str] = ("A", "B")) -> None:
             str(r.get("GoCardless_Payment_ID")): str(r.get("Status"))
             for r in store.records.values()
         }
+
+    # A load of many thousand payments is polled for by count: answering every status each
+    # time cost the simulator and the poller more CPU than the worker they measure.
+    expected: dict[str, tuple[set[str], str]] = {}
+
+    @app.post("/_bench/{org_id}/expect")
+    async def expect(org_id: str, body: dict[str, Any]) -> None:
+        expected[org_id] = (set(body["ids"]), str(body["status"]))
+
+    @app.get("/_bench/{org_id}/missing")
+    async def missing(org_id: str) -> dict[str, int]:
+        ids, status = expected[org_id]
+        statuses = _statuses(org_id)
+        return {"missing": sum(1 for p in ids if statuses.get(p) != status)}
 
     announce(
         {

@@ -137,6 +137,14 @@ async def measure(
     deadline: float,
     serve_pid: int,
 ) -> bool:
+    def parties() -> dict[str, list[int]]:
+        return {
+            **service_processes(serve_pid),
+            "simulators": [gc["pid"], zoho["pid"]],
+            "PostgreSQL": postgres_pids(),
+            "load generator": [os.getpid()],
+        }
+
     async with httpx.AsyncClient(timeout=60) as http:
         phases = []
         for rate, size in PHASES:
@@ -155,12 +163,7 @@ async def measure(
         outcomes: list[Outcome] = []
         for rate, size, webhooks in phases:
             payloads = [signed_request(port, events) for _, events in webhooks]
-            who = {
-                **service_processes(serve_pid),
-                "simulators": [gc["pid"], zoho["pid"]],
-                "PostgreSQL": postgres_pids(),
-                "load generator": [os.getpid()],
-            }
+            who = parties()
             before_cpu = {name: cpu_by_pid(pids) for name, pids in who.items()}
             outcome = await send_open_loop(port, rate, payloads)
             used = {
@@ -177,21 +180,32 @@ async def measure(
                 name, events = webhooks[n]
                 acknowledged[name].update(e["links"]["payment"] for e in events)
         load_ended = time.perf_counter()
+        who = parties()
+        drain_cpu = {name: cpu_by_pid(pids) for name, pids in who.items()}
+        for name in names:
+            await http.post(
+                f"{zoho_base}/_bench/{zoho[name]['org_id']}/expect",
+                json={"ids": sorted(acknowledged[name]), "status": "pending_submission"},
+            )
         missing = sum(len(ids) for ids in acknowledged.values())
         in_crm_after: float | None = None
         while time.perf_counter() - load_ended < deadline:
             missing = 0
             for name in names:
-                records = (
-                    await http.get(f"{zoho_base}/_bench/{zoho[name]['org_id']}/payments")
-                ).json()
-                missing += sum(
-                    1 for p in acknowledged[name] if records.get(p) != "pending_submission"
-                )
+                answer = await http.get(f"{zoho_base}/_bench/{zoho[name]['org_id']}/missing")
+                missing += int(answer.json()["missing"])
             if missing == 0:
                 in_crm_after = time.perf_counter() - load_ended
                 break
             await asyncio.sleep(2.0)
+        print(
+            "CPU from the end of the load until then: "
+            + ", ".join(
+                f"{name} {cpu_since(drain_cpu[name], cpu_by_pid(pids)):.1f} s"
+                for name, pids in who.items()
+            ),
+            flush=True,
+        )
         stop.set()
         await sampler
         after = await _gc_usage(http, gc_base)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, select, update
 
+from app.db import one_of
 from app.log import get_logger
 from app.models import EventStatus, InboxEvent
 from app.runtime import Runtime
@@ -127,7 +128,7 @@ async def settle(
     async with runtime.sessionmaker() as session, session.begin():
         await session.execute(
             update(InboxEvent)
-            .where(InboxEvent.pk.in_([e.pk for e in events]))
+            .where(one_of(session, InboxEvent.pk, [e.pk for e in events]))
             .values(status=status.value, processed_at=now, claimed_by=None, last_error=error)
         )
 

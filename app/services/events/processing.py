@@ -126,13 +126,14 @@ async def _refresh_in_pages(
             )
             left.extend(kind_groups)
             continue
-        for group in kind_groups:
-            if group.resource_id in refreshed.covered:
-                await _settle(runtime, group.events, handled=True)
-                for event in group.events:
-                    unsettled.pop(event.pk, None)
-            else:
-                left.append(group)
+        covered = [g.events for g in kind_groups if g.resource_id in refreshed.covered]
+        left.extend(g for g in kind_groups if g.resource_id not in refreshed.covered)
+        # One statement for the page's resources: a transaction each was three round trips
+        # a resource, a fifth of the worker's time in a storm.
+        await _settle_all(runtime, covered, handled=True)
+        for events in covered:
+            for event in events:
+                unsettled.pop(event.pk, None)
         listed = await claims.settle_listed(
             runtime, refresher.installation.id, refreshed.listed_event_ids
         )
@@ -272,8 +273,19 @@ async def _process(runtime: Runtime, account: _Account, group: _Group) -> None:
 
 
 async def _settle(runtime: Runtime, events: list[Claimed], *, handled: bool) -> None:
+    await _settle_all(runtime, [events], handled=handled)
+
+
+async def _settle_all(runtime: Runtime, groups: list[list[Claimed]], *, handled: bool) -> None:
+    """Settle each group's events (one resource's), in one statement for all of them."""
+    if not groups:
+        return
     status = EventStatus.processed if handled else EventStatus.ignored
-    await claims.settle(runtime, events, status, None)
-    lag = (datetime.now(UTC) - min(e.received_at for e in events)).total_seconds()
-    runtime.metrics.events_processed.labels(events[0].resource_type, status.value).inc(len(events))
-    runtime.metrics.event_lag.observe(max(lag, 0.0))
+    await claims.settle(runtime, [event for events in groups for event in events], status, None)
+    now = datetime.now(UTC)
+    for events in groups:
+        lag = (now - min(e.received_at for e in events)).total_seconds()
+        runtime.metrics.events_processed.labels(events[0].resource_type, status.value).inc(
+            len(events)
+        )
+        runtime.metrics.event_lag.observe(max(lag, 0.0))
