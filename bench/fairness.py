@@ -259,6 +259,8 @@ async def measure(
             if response.status_code != 204:
                 refused.append(response.status_code)
 
+        a_created = asyncio.Event()
+
         async def storm() -> None:
             posts = []
             for n in range(STORM // STORM_BATCH):
@@ -268,6 +270,7 @@ async def measure(
                 ).json()
                 a_ids.update(e["links"]["payment"] for e in events)
                 posts.append(asyncio.create_task(post(events)))
+            a_created.set()
             await asyncio.gather(*posts)
 
         async def trickle() -> None:
@@ -311,14 +314,16 @@ async def measure(
                     stages["inbox"] = time.perf_counter() - started
 
         async def watch_a() -> None:
+            org = zoho["A"]["org_id"]
+            await a_created.wait()
+            await http.post(
+                f"{zoho_base}/_bench/{org}/expect",
+                json={"ids": sorted(a_ids), "status": "pending_submission"},
+            )
             while True:
                 await asyncio.sleep(1.0)
-                records = (
-                    await http.get(f"{zoho_base}/_bench/{zoho['A']['org_id']}/payments")
-                ).json()
-                if len(a_ids) == STORM and all(
-                    records.get(p) == "pending_submission" for p in a_ids
-                ):
+                missing = (await http.get(f"{zoho_base}/_bench/{org}/missing")).json()["missing"]
+                if missing == 0:
                     a_done.append(time.perf_counter() - started)
                     return
 
