@@ -155,7 +155,7 @@ def _due(table: Any, installation_id: uuid.UUID, after: str | None) -> Any:
 async def customer_batch(
     runtime: Runtime, installation_id: uuid.UUID, after: str | None
 ) -> Batch | None:
-    async with runtime.sessionmaker() as session:
+    async with runtime.reader() as session:
         rows = cast(
             Sequence[CustomerFields],
             (
@@ -179,7 +179,7 @@ async def payment_batch(
 ) -> Batch | None:
     """Due payments, skipping those whose customer's own upsert is still to come."""
     picked: list[tuple[PaymentFields, str | None]] = []
-    async with runtime.sessionmaker() as session:
+    async with runtime.reader() as session:
         while len(picked) < BATCH:
             candidates = cast(
                 Sequence[PaymentFields],
