@@ -121,9 +121,8 @@ def from_minor_units(minor: int, currency: str) -> Decimal:
     """1050, GBP → `Decimal("10.50")`, always with the currency's number of decimals."""
     if isinstance(minor, bool) or not isinstance(minor, int):
         raise InvalidAmount(f"minor units must be an int, got {type(minor).__name__}")
-    exponent = currency_exponent(currency)
-    digits = tuple(int(d) for d in str(abs(minor)))
-    return Decimal((int(minor < 0), digits, -exponent))
+    # Parsed from "<minor>e-<exponent>": exact, and a fraction of building the digit tuple.
+    return Decimal(f"{minor}e-{currency_exponent(currency)}")
 
 
 def format_money(amount: Decimal, currency: str) -> str:

@@ -87,6 +87,9 @@ class ZohoNames:
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
+        # (module, logical field) -> API field: a write names the same dozen fields per
+        # record, for every record of every batch.
+        self._api_fields: dict[tuple[str, str], str] = {}
 
     def is_ours(self, module: str) -> bool:
         return module in MODULE_FIELDS
@@ -119,11 +122,15 @@ class ZohoNames:
     def to_api(self, module: str, record: Mapping[str, Any]) -> dict[str, Any]:
         """A record for writing; a lookup given as a bare id becomes `{"id": ...}`."""
         lookups = LOOKUPS.get(module, {})
+        names = self._api_fields
         out: dict[str, Any] = {}
         for key, value in record.items():
             if key in lookups and isinstance(value, str):
                 value = {"id": value}
-            out[self.api_field(module, key)] = value
+            name = names.get((module, key))
+            if name is None:
+                name = names[(module, key)] = self.api_field(module, key)
+            out[name] = value
         return out
 
     def from_api(self, module: str, record: Mapping[str, Any]) -> dict[str, Any]:
