@@ -182,7 +182,16 @@ def validate_row(
             )
             continue
         values[key] = _coerce(org, field, value, f"{path}.{key}")
-    for field in module.fields.values():
+    check_mandatory(store, values, index, inserting=inserting)
+    return values
+
+
+def check_mandatory(
+    store: ModuleStore, values: dict[str, Any], index: int, *, inserting: bool
+) -> None:
+    """Raise Zoho's MANDATORY_NOT_FOUND for the first mandatory field a row leaves empty
+    (absent counts too when `inserting`)."""
+    for field in store.module.fields.values():
         if not field.mandatory:
             continue
         present = field.api_name in values and values[field.api_name] not in (None, "")
@@ -192,7 +201,6 @@ def validate_row(
             row_error(
                 "MANDATORY_NOT_FOUND",
                 "required field not found",
-                {"api_name": field.api_name, "json_path": f"{path}.{field.api_name}"},
+                {"api_name": field.api_name, "json_path": f"$.data[{index}].{field.api_name}"},
             )
         )
-    return values

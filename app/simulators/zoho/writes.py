@@ -11,7 +11,7 @@ from app.simulators.zoho.errors import ZohoApiError, envelope
 from app.simulators.zoho.records import create_record, update_record, write_details
 from app.simulators.zoho.state import Org
 from app.simulators.zoho.store import ModuleStore
-from app.simulators.zoho.validation import RowError, row_error, validate_row
+from app.simulators.zoho.validation import RowError, check_mandatory, row_error, validate_row
 
 MAX_ROWS = 100
 TRIGGERS = ("workflow", "approval", "blueprint", "pathfinder", "orchestration")
@@ -210,7 +210,8 @@ def _upsert(ctx: WriteContext, row: Any, index: int, order: list[str]) -> dict[s
             _check_unique(ctx, values, index, matches[0])
             record = update_record(ctx.store, matches[0], values, ctx.user_id, ctx.now)
             return {**_success(ctx, record, False), "action": "update", "duplicate_field": name}
-    values = validate_row(ctx.org, ctx.store, row, index, inserting=True)
+    # Validated once: an insert differs only in needing every mandatory field.
+    check_mandatory(ctx.store, values, index, inserting=True)
     _check_unique(ctx, values, index, None)
     record = create_record(ctx.org, ctx.store, values, ctx.user_id, ctx.now)
     return {**_success(ctx, record, True), "action": "insert", "duplicate_field": None}
