@@ -72,6 +72,8 @@ class Runtime:
     webhook_routes: TTLCache[str, uuid.UUID] = field(
         default_factory=lambda: TTLCache(ttl_seconds=5.0)
     )
+    # The webhook receiver is busy: background lanes rest between steps (jobs/receiver_load.py).
+    receiver_busy: bool = False
     # Set when the process shuts down: jobs stop at their next step (see jobs/worker.py).
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # What "now" is for the rules that compare against provider dates (charge dates, setup

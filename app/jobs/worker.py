@@ -26,6 +26,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.jobs.lanes import LaneKind, run_lanes
+from app.jobs.receiver_load import watch_receiver
 from app.log import get_logger
 from app.models import EventStatus, InboxEvent, Lease, OAuthState
 from app.runtime import Runtime
@@ -145,6 +146,7 @@ def default_jobs(catch_up_seconds: float) -> tuple[PeriodicJob, ...]:
         # Only looks for due installations; each is re-listed once per its own interval.
         PeriodicJob("reconcile_customers", 60.0, reconcile_customers),
         PeriodicJob("housekeeping", 15.0, housekeeping),
+        PeriodicJob("watch_receiver", 1.0, watch_receiver),
     )
 
 

@@ -34,9 +34,15 @@ def resource_id(event: Event) -> str | None:
 
 
 def inbox_row(
-    installation_id: uuid.UUID, event: Event, payload: dict[str, Any], source: str
+    installation_id: uuid.UUID,
+    event: Event,
+    payload: dict[str, Any],
+    source: str,
+    received_at: datetime | None = None,
 ) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    """`received_at`: one time for a whole webhook, so the worker can count webhooks
+    (jobs/receiver_load.py)."""
+    now = received_at or datetime.now(UTC)
     return {
         "installation_id": installation_id,
         "event_id": event.id,

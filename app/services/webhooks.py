@@ -7,6 +7,7 @@ either being up. The worker does the rest.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import from_json
@@ -51,13 +52,14 @@ async def receive_webhook(runtime: Runtime, body: bytes, signature: str | None) 
     async with runtime.autocommit.connect() as db:
         installations = await _route(db, runtime, organisations)
         rows = []
+        received_at = datetime.now(UTC)
         for event, payload in zip(batch.events, as_sent, strict=True):
             installation_id = installations.get(event.links.organisation or "")
             if installation_id is None:
                 _log_unknown_once(runtime, event.links.organisation)
                 runtime.metrics.webhook_events.labels("unknown_organisation").inc()
                 continue
-            rows.append(inbox_row(installation_id, event, payload, "webhook"))
+            rows.append(inbox_row(installation_id, event, payload, "webhook", received_at))
         stored = await enqueue(db, rows)
     runtime.metrics.webhooks.labels("stored").inc()
     runtime.metrics.webhook_events.labels("stored").inc(stored)
