@@ -233,7 +233,14 @@ async def _run_worker_until_signalled(settings: Settings, *, parent: int | None 
     from app.jobs.worker import run_worker
     from app.runtime import open_runtime
 
-    async with open_runtime(settings) as runtime:
+    # The worker's commits do not wait for the WAL to reach the disk: each waited for a flush
+    # of its own, and the webhook receiver's commits, which must wait (they are answered),
+    # queued behind them. What a database crash could lose of the worker's last fraction of
+    # a second is done again: an event not marked done is processed again, a mirror row is
+    # refreshed again, a CRM upsert is keyed by the GoCardless id, a Note or Task by its
+    # event id, and the payment it creates once a mandate is set up by an idempotency key
+    # derived from the invoice and attempt, so creating it again returns the same payment.
+    async with open_runtime(settings, wait_for_flush=False) as runtime:
         _freeze_heap()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

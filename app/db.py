@@ -29,7 +29,12 @@ T = TypeVar("T")
 
 
 def create_engine(
-    database_url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 30.0
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+    wait_for_flush: bool = True,
 ) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         # The demo's embedded file: one writer at a time, foreign keys on.
@@ -48,6 +53,7 @@ def create_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         hide_parameters=True,
+        connect_args=({} if wait_for_flush else {"server_settings": {"synchronous_commit": "off"}}),
         json_serializer=_json_text,
         json_deserializer=from_json,
     )

@@ -94,13 +94,17 @@ async def open_runtime(
     engine: AsyncEngine | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     metrics: Metrics | None = None,
+    wait_for_flush: bool = True,
 ) -> AsyncIterator[Runtime]:
+    """`wait_for_flush=False`: commits return before the WAL reaches the disk (the worker's,
+    see app/cli.py)."""
     own_engine = engine is None
     engine = engine or create_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
+        wait_for_flush=wait_for_flush,
     )
     unpooled = create_unpooled_engine(engine)
     http = build_http_client(transport=transport)

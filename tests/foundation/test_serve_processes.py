@@ -176,3 +176,18 @@ def test_a_killed_serve_leaves_no_http_process_behind(clean_db: AsyncEngine) -> 
                 return True
 
         assert _until(port_free, 5)
+
+
+async def test_only_the_worker_commits_without_waiting_for_the_disk(clean_db: AsyncEngine) -> None:
+    from sqlalchemy import text
+
+    from app.db import create_engine
+
+    for wait_for_flush, expected in ((True, "on"), (False, "off")):
+        engine = create_engine(TEST_DATABASE_URL, wait_for_flush=wait_for_flush)
+        try:
+            async with engine.connect() as connection:
+                setting = await connection.execute(text("SHOW synchronous_commit"))
+                assert setting.scalar_one() == expected
+        finally:
+            await engine.dispose()
