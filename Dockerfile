@@ -22,4 +22,4 @@ COPY migrations /usr/local/lib/python3.11/site-packages/migrations
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
-CMD ["gocardless-zoho", "serve", "--host", "0.0.0.0", "--port", "8000", "--processes", "2"]
+CMD ["gocardless-zoho", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -170,7 +170,7 @@ async def until(done: Callable[[], Awaitable[bool]], interval: float = 0.1) -> N
 class Service:
     """Our service's processes (`serve`, `worker`), started, killed and stopped by name."""
 
-    def __init__(self, env: dict[str, str], port: int, processes: int = 2) -> None:
+    def __init__(self, env: dict[str, str], port: int, processes: int = 1) -> None:
         self.env = {**os.environ, **env}
         self.port = port
         self.processes_wanted = processes
@@ -572,7 +572,7 @@ async def report_widgets(
     return not any(status >= 500 for status in statuses) and p99 < 2
 
 
-async def run(*, widgets_only: bool = False, processes: int = 2) -> bool:
+async def run(*, widgets_only: bool = False, processes: int = 1) -> bool:
     database_url = await recreate_database()
     gc_port, zoho_port, port = free_port(), free_port(), free_port()
     gc_base, zoho_base = f"http://127.0.0.1:{gc_port}", f"http://127.0.0.1:{zoho_port}"
@@ -675,7 +675,7 @@ def main() -> None:
     parser.add_argument(
         "--processes",
         type=int,
-        default=2,
+        default=1,
         help="`serve --processes` (default %(default)s, as the Dockerfile)",
     )
     args = parser.parse_args()

@@ -268,7 +268,7 @@ def main() -> None:
     parser.add_argument(
         "--processes",
         type=int,
-        default=2,
+        default=1,
         help="`serve --processes` (default %(default)s, as the Dockerfile)",
     )
     parser.add_argument(
