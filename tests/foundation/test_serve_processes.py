@@ -15,28 +15,10 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.servers import children, free_port, service_processes
 from tests.conftest import ENCRYPTION_KEY, TEST_DATABASE_URL
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _children(pid: int) -> list[int]:
-    """Children of every thread of `pid` (a child belongs to the thread that started it)."""
-    found = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as listing:
-                found += [int(child) for child in listing.read().split()]
-    except FileNotFoundError:
-        return []
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -45,14 +27,6 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def _command(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return cmdline.read().replace(b"\0", b" ").decode()
-    except FileNotFoundError:
-        return ""
 
 
 def _until(check: Callable[[], bool], seconds: float) -> bool:
@@ -66,7 +40,7 @@ def _until(check: Callable[[], bool], seconds: float) -> bool:
 
 @contextmanager
 def _serve(*extra: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": TEST_DATABASE_URL,
@@ -97,8 +71,8 @@ def _serve(*extra: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
 
 
 def _worker_of(serve: subprocess.Popen[bytes]) -> int:
-    assert _until(lambda: len(_children(serve.pid)) == 1, 30), "no worker process"
-    return _children(serve.pid)[0]
+    assert _until(lambda: len(children(serve.pid)) == 1, 30), "no worker process"
+    return children(serve.pid)[0]
 
 
 def test_serve_runs_its_worker_in_a_lower_priority_process(clean_db: AsyncEngine) -> None:
@@ -127,18 +101,17 @@ def test_a_killed_serve_leaves_no_worker_behind(clean_db: AsyncEngine) -> None:
 def test_no_worker_means_no_child(clean_db: AsyncEngine) -> None:
     with _serve("--no-worker") as (serve, _):
         time.sleep(1.0)
-        assert _children(serve.pid) == []
+        assert children(serve.pid) == []
 
 
 def test_http_processes_share_the_port_and_stop_together(clean_db: AsyncEngine) -> None:
     with _serve("--processes", "2") as (serve, port):
-        children = set()
+        started_here: set[int] = set()
 
         def all_started() -> bool:
-            children.update(_children(serve.pid))
-            commands = [_command(child) for child in children]
-            http = sum("multiprocessing.spawn" in command for command in commands)
-            return http == 2 and sum("worker --parent" in command for command in commands) == 1
+            started_here.update(children(serve.pid))
+            processes = service_processes(serve.pid)
+            return len(processes["HTTP"]) == 1 + 2 and len(processes["worker"]) == 1
 
         assert _until(all_started, 60)
         for _ in range(4):
@@ -150,22 +123,21 @@ def test_http_processes_share_the_port_and_stop_together(clean_db: AsyncEngine) 
         assert serve.wait(timeout=15) in (0, -signal.SIGTERM)
         assert time.monotonic() - started < 10
         # multiprocessing's resource tracker ends a moment after the processes it watched.
-        assert _until(lambda: not any(_alive(child) for child in children), 5)
+        assert _until(lambda: not any(_alive(child) for child in started_here), 5)
 
 
 def test_a_killed_serve_leaves_no_http_process_behind(clean_db: AsyncEngine) -> None:
     with _serve("--processes", "2") as (serve, port):
-        children: set[int] = set()
+        started_here: set[int] = set()
 
         def all_started() -> bool:
-            children.update(_children(serve.pid))
-            commands = [_command(child) for child in children]
-            return sum("multiprocessing.spawn" in command for command in commands) == 2
+            started_here.update(children(serve.pid))
+            return len(service_processes(serve.pid)["HTTP"]) == 1 + 2
 
         assert _until(all_started, 60)
         serve.kill()
         serve.wait()
-        assert _until(lambda: not any(_alive(child) for child in children), 10)
+        assert _until(lambda: not any(_alive(child) for child in started_here), 10)
 
         def port_free() -> bool:
             with socket.socket() as probe:
