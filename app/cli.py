@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from app.jobs.child import WorkerProcess
-    from app.runtime import Runtime
 
 SIMULATOR_PORTS = {"gocardless": 8001, "zoho": 8002}
 
@@ -183,14 +182,15 @@ def app_from_environment() -> FastAPI:
 
     settings = load_settings()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    _stop_when_orphaned()
+    _stop_when_orphaned(os.getppid())
     return _app(settings)
 
 
-def _stop_when_orphaned() -> None:
-    """Stop this HTTP process (as SIGTERM does) once `serve` is gone: after a `kill -9` of
-    it, its processes would otherwise keep the port and answer with nobody minding them."""
-    parent = os.getppid()
+def _stop_when_orphaned(parent: int) -> None:
+    """Stop this process (as SIGTERM does) once `parent`, the `serve` that started it, is
+    gone: a `kill -9` of `serve` sends its processes no signal, and they would otherwise go
+    on (HTTP ones keeping the port) with nobody minding them. An orphan is adopted by
+    another process, so its parent id changes."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -253,24 +253,10 @@ async def _run_worker_until_signalled(settings: Settings, *, parent: int | None 
                 addr=settings.worker_metrics_host,
                 registry=runtime.metrics.registry,
             )
-        watch = None if parent is None else asyncio.create_task(_stop_without(parent, runtime))
-        try:
-            await run_worker(runtime)
-        finally:
-            if watch is not None:
-                watch.cancel()
-
-
-async def _stop_without(parent: int, runtime: Runtime) -> None:
-    """Stop once `parent` is gone (a `kill -9` of `serve` sends its child no signal): the
-    child is then adopted by another process, so its parent id changes."""
-    while os.getppid() == parent:
-        try:
-            await asyncio.wait_for(runtime.stopping.wait(), timeout=0.5)
-        except TimeoutError:
-            continue
-        return
-    runtime.stopping.set()
+        if parent is not None:
+            # After the SIGTERM handler above, so an orphaned worker stops as if told to.
+            _stop_when_orphaned(parent)
+        await run_worker(runtime)
 
 
 def _migrate(_args: argparse.Namespace) -> int:
