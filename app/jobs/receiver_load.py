@@ -16,6 +16,7 @@ from sqlalchemy import distinct, func, select
 
 from app.models import EventStatus, InboxEvent
 from app.runtime import Runtime
+from app.services.inbox import WEBHOOK_SOURCE
 
 WINDOW = timedelta(seconds=2)
 # While the receiver is busy, a lane rests this many times as long as its step took (it runs
@@ -33,6 +34,8 @@ async def webhooks_per_second(runtime: Runtime) -> float:
                 InboxEvent.status.in_([status.value for status in EventStatus]),
                 InboxEvent.next_attempt_at > now - WINDOW,
                 InboxEvent.next_attempt_at <= now,
+                # Not the events the catch-up job or Sync Now stored, a time for each.
+                InboxEvent.source == WEBHOOK_SOURCE,
             )
         )
     return int(received or 0) / WINDOW.total_seconds()

@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.adapters.gocardless.models import Event
 from app.models import EventStatus, InboxEvent
 
+# `source` of the events a GoCardless webhook delivered (others: catch_up, sync_replay).
+WEBHOOK_SOURCE = "webhook"
+
 # Which link names the event's own resource, per resource type.
 _RESOURCE_LINK = {
     "payments": "payment",

@@ -19,7 +19,7 @@ from app.errors import AppError, BadRequest
 from app.log import get_logger
 from app.models import GoCardlessConnection
 from app.runtime import Runtime
-from app.services.inbox import enqueue, inbox_row
+from app.services.inbox import WEBHOOK_SOURCE, enqueue, inbox_row
 
 log = get_logger("app.services.webhooks")
 
@@ -59,7 +59,7 @@ async def receive_webhook(runtime: Runtime, body: bytes, signature: str | None) 
                 _log_unknown_once(runtime, event.links.organisation)
                 runtime.metrics.webhook_events.labels("unknown_organisation").inc()
                 continue
-            rows.append(inbox_row(installation_id, event, payload, "webhook", received_at))
+            rows.append(inbox_row(installation_id, event, payload, WEBHOOK_SOURCE, received_at))
         stored = await enqueue(db, rows)
     runtime.metrics.webhooks.labels("stored").inc()
     runtime.metrics.webhook_events.labels("stored").inc(stored)

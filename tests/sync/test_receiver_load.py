@@ -7,7 +7,9 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import text
 
+from app.adapters.gocardless.models import Event
 from app.jobs.receiver_load import MAX_REST_SECONDS, rest_after, watch_receiver, webhooks_per_second
+from app.services.inbox import enqueue_events
 from tests.sync.conftest import Connected, event, webhook
 
 
@@ -43,6 +45,15 @@ async def test_the_rate_counts_webhooks_not_events(
     await _post(client, 100, webhooks=2, events_each=50)
     await _pin_clock_after_the_last_webhook(connected)
     # Five webhooks in the last two seconds, however many events they carried.
+    assert await webhooks_per_second(runtime) == 2.5
+    # Events the catch-up job stores (each with a time of its own) are no webhooks.
+    listed = [
+        Event.model_validate(event(f"EVCU{i:03d}", "payments", "confirmed", {"payment": "PM1"}))
+        for i in range(20)
+    ]
+    async with runtime.sessionmaker() as session, session.begin():
+        await enqueue_events(session, connected.installed.installation_id, listed, "catch_up")
+    await _pin_clock_after_the_last_webhook(connected)
     assert await webhooks_per_second(runtime) == 2.5
 
 
