@@ -170,10 +170,10 @@ async def until(done: Callable[[], Awaitable[bool]], interval: float = 0.1) -> N
 class Service:
     """Our service's processes (`serve`, `worker`), started, killed and stopped by name."""
 
-    def __init__(self, env: dict[str, str], port: int, processes: int = 1) -> None:
+    def __init__(self, env: dict[str, str], port: int, http_processes: int = 1) -> None:
         self.env = {**os.environ, **env}
         self.port = port
-        self.processes_wanted = processes
+        self.http_processes = http_processes
         self.processes: dict[str, asyncio.subprocess.Process] = {}
 
     async def start(self, name: str, *args: str) -> None:
@@ -187,7 +187,7 @@ class Service:
 
     async def serve(self, *, worker: bool = True) -> None:
         extra = [] if worker else ["--no-worker"]
-        extra += ["--processes", str(self.processes_wanted)]
+        extra += ["--processes", str(self.http_processes)]
         await self.start("serve", "serve", "--port", str(self.port), *extra)
 
     async def kill(self, name: str) -> None:
