@@ -116,11 +116,10 @@ async def get_invoice_mandates(
     installation = caller.installation
     connection = await require_gocardless(session, runtime, installation)
     await require_synced(session, installation.id)
-    invoice = await read_org_invoice(
-        session, zoho_crm(runtime, caller.zoho), caller.zoho, invoice_id
-    )
+    crm = zoho_crm(runtime, caller.zoho)
+    invoice = await read_org_invoice(session, crm, caller.zoho, invoice_id)
     contact = require_contact(invoice)
-    customers = await contact_customers(session, installation.id, contact)
+    customers = await contact_customers(session, installation.id, contact, crm)
     gc = gocardless_client(runtime, connection)
     mandates = await customer_mandates(session, installation.id, customers, gc)
     await read_bank_accounts(session, gc, installation.id, mandates)

@@ -141,6 +141,7 @@ async def create_invoice_payment(
         session,
         installation.id,
         gc,
+        crm,
         contact=contact,
         mandate_id=mandate_id,
     )
@@ -371,6 +372,7 @@ async def _contacts_mandate(
     session: AsyncSession,
     installation_id: uuid.UUID,
     gc: GoCardlessClient,
+    crm: ZohoCRM,
     *,
     contact: Contact,
     mandate_id: str,
@@ -391,7 +393,7 @@ async def _contacts_mandate(
         await store_mandates(session, installation_id, [found], fetched_at)
         mandate = await session.get(GcMandate, (installation_id, mandate_id))
         assert mandate is not None
-    customers = await contact_customers(session, installation_id, contact)
+    customers = await contact_customers(session, installation_id, contact, crm)
     if mandate.customer_id not in {c.id for c in customers}:
         raise MandateNotFound(f"mandate {mandate_id} does not belong to this invoice's contact")
     return mandate

@@ -85,9 +85,6 @@ class Contact:
     id: str
     name: str | None
     email: str | None
-    # Another Contact has the same email: a GoCardless customer with that email could be
-    # either's, so only customers linked to this Contact are its own.
-    email_shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,7 +138,6 @@ async def read_invoice(
             id=str(lookup["id"]),
             name=str(lookup.get("name") or (details or {}).get("Full_Name") or "") or None,
             email=email,
-            email_shared=email is not None and await _email_shared(crm, email),
         )
     total = record.get("Grand_Total")
     try:
@@ -203,12 +199,12 @@ def require_contact(invoice: Invoice) -> Contact:
 
 
 async def contact_customers(
-    session: AsyncSession, installation_id: uuid.UUID, contact: Contact
+    session: AsyncSession, installation_id: uuid.UUID, contact: Contact, crm: ZohoCRM
 ) -> list[GcCustomer]:
     """The contact's GoCardless customers: linked ones first, then by email when no other
     Contact has that email."""
     conditions = [GcCustomer.contact_id == contact.id]
-    if contact.email and not contact.email_shared:
+    if contact.email:
         conditions.append(GcCustomer.email_normalized == contact.email.lower())
     customers = (
         await session.scalars(
@@ -220,6 +216,12 @@ async def contact_customers(
     linked = [c for c in customers if c.contact_id == contact.id]
     # A customer linked to another contact is that contact's, even if the email matches.
     by_email = [c for c in customers if c.contact_id is None]
+    # Another Contact with the same email could own them as well: then only customers
+    # linked to this Contact are its own. Zoho is asked only when there is such a customer
+    # (after Sync Now linked every unambiguous one, seldom): a search per popup was a third
+    # of its Zoho calls.
+    if by_email and contact.email and await _email_shared(crm, contact.email):
+        by_email = []
     return linked + by_email
 
 

@@ -90,7 +90,9 @@ async def request_mandate(
     await reserve_setup_email(session, runtime, installation.id, invoice_id)
     request = await _open_request(session, gc, installation, invoice_id)
     if request is None:
-        request = await _new_request(session, runtime, installation, gc, invoice, contact, user_id)
+        request = await _new_request(
+            session, runtime, installation, gc, crm, invoice, contact, user_id
+        )
     elif request.status == MandateRequestStatus.exited or _flow_expiring(request, runtime.clock()):
         # Never email a link that no longer works: a new flow for the same request.
         request.status = MandateRequestStatus.pending
@@ -166,6 +168,7 @@ async def _new_request(
     runtime: Runtime,
     installation: Installation,
     gc: GoCardlessClient,
+    crm: ZohoCRM,
     invoice: Invoice,
     contact: Contact,
     user_id: str | None,
@@ -179,7 +182,7 @@ async def _new_request(
         )
     )
     key = idempotency_key(installation.id, invoice.id, "mandate-request", (previous or 0) + 1)
-    customers = await contact_customers(session, installation.id, contact)
+    customers = await contact_customers(session, installation.id, contact, crm)
     billing_request, _ = await gc.create_billing_request(
         currency=invoice.currency,
         customer_id=customers[0].id if customers else None,

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.e2e.harness import GOCARDLESS, World, connect, settle, sync_now
+from tests.e2e.harness import GOCARDLESS, ZOHO, World, connect, settle, sync_now
 from tests.e2e.merchant import GBP_ACCOUNT, Merchant
 from tests.foundation.conftest import Installed
 
@@ -113,11 +113,19 @@ async def test_a_shared_email_never_picks_the_payer(world: World) -> None:
         )
     await settle(world)
 
+    def searches() -> int:
+        return world.router.count("GET", f"{ZOHO}/crm/v8/Contacts/search")
+
+    before = searches()
     pats = await popup(world, installed, invoice_id(world, "Shared services"))
     assert (pats["customer"], pats["mandates"]) == (None, [])
+    # Chris's customer has Pat's email, unlinked: only Zoho can say the email is shared.
+    assert searches() == before + 1
 
     janes = await popup(world, installed, invoice_id(world, "Website redesign"))
     (mandate,) = janes["mandates"]
+    # Jane's customer is linked to her Contact (by the webhook's refresh): no search needed.
+    assert searches() == before + 1
     assert mandate["id"] == jane
     bank = world.merchant.bank_accounts.newest_first()
     account = next(a for a in bank if a.customer == janes["customer"]["id"])
