@@ -529,12 +529,6 @@ async def widget_burst(
         latencies.append(time.perf_counter() - started)
         statuses[response.status_code] += 1
 
-    parties = {
-        **service_processes(service.processes["serve"].pid),
-        "simulators": simulators,
-        "PostgreSQL": postgres_pids(),
-        "this benchmark": [os.getpid()],
-    }
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{service.port}",
         timeout=60,
@@ -553,6 +547,13 @@ async def widget_burst(
             f"   warm-up, not in the figures: {WARM_UP_LOOKUPS} lookups at once in "
             f"{(time.perf_counter() - warm_up) * 1000:.0f} ms"
         )
+        # After the warm-up, which opened the pool's connections (PostgreSQL backends).
+        parties = {
+            **service_processes(service.processes["serve"].pid),
+            "simulators": simulators,
+            "PostgreSQL": postgres_pids(),
+            "this benchmark": [os.getpid()],
+        }
         before = {name: cpu_by_pid(pids) for name, pids in parties.items()}
         started = time.perf_counter()
         await asyncio.gather(*(call(client, n) for n in range(WIDGET_CALLS)))
@@ -608,7 +609,9 @@ async def run(*, widgets_only: bool = False, processes: int = 1) -> bool:
                     await service.serve()
                     await until(lambda: settled(probe), 0.5)
                     await service.stop_all()
-                    return await report_widgets(service, probe, [gc["pid"], zoho["pid"]], zoho, api_key)
+                    return await report_widgets(
+                        service, probe, [gc["pid"], zoho["pid"]], zoho, api_key
+                    )
                 moved = await sync_after_kill(service, probe)
                 ok &= moved < 15
                 await faults(gc_base, zoho_base, 0)

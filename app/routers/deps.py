@@ -15,7 +15,7 @@ from app.errors import Unauthenticated, ZohoNotAuthorized
 from app.models import Installation, ZohoConnection
 from app.runtime import Runtime
 from app.services.identity.callers import Caller, CallerKind, authenticate, require_admin
-from app.services.installations import preload_for_requests, zoho_usable
+from app.services.installations import zoho_usable
 
 
 # Dependencies are coroutines even when they never await: FastAPI runs a plain function in
@@ -96,7 +96,8 @@ def _caller_dependency(
             require_admin(caller)
         if caller.kind is CallerKind.api_key and allow_uninstalled:
             return WidgetCaller(caller, None)
-        zoho = await preload_for_requests(session, caller.installation.id)
+        # Read with the installation (installation_with_connections): no query.
+        zoho = await session.get(ZohoConnection, caller.installation_id)
         if not zoho_usable(zoho):
             if zoho_required:
                 raise ZohoNotAuthorized("authorize Zoho CRM first")

@@ -98,35 +98,43 @@ async def create_installation(
 
 async def installation_for_api_key(session: AsyncSession, api_key: str) -> Installation:
     """The installation behind a widget's API key; uninstalled ones are returned too."""
-    installation = await session.scalar(
-        select(Installation)
-        .join(ApiKey, ApiKey.installation_id == Installation.id)
-        .where(ApiKey.key_hash == hash_api_key(api_key))
-    )
+    installation = await installation_with_connections(session, api_key=api_key)
     if installation is None:
         raise Unauthenticated("unknown API key")
     return installation
 
 
-async def preload_for_requests(
-    session: AsyncSession, installation_id: uuid.UUID
-) -> ZohoConnection | None:
-    """The Zoho connection, with the GoCardless connection and the sync run read alongside
-    into the session, where the request's later `session.get` finds them without a query:
-    three round trips and their ORM work were a tenth of a widget call's statements."""
+PRELOADED = "preloaded_for_request"
+
+
+async def installation_with_connections(
+    session: AsyncSession, *, api_key: str | None = None, installation_id: uuid.UUID | None = None
+) -> Installation | None:
+    """The installation with this API key or id, its Zoho and GoCardless connections and its
+    sync run read in the same query into the session, where the request's later
+    `session.get` finds them: a widget call's first four statements were a fifth of all."""
+    query = select(Installation, ZohoConnection, GoCardlessConnection, SyncRun)
+    if api_key is not None:
+        query = query.join(ApiKey, ApiKey.installation_id == Installation.id).where(
+            ApiKey.key_hash == hash_api_key(api_key)
+        )
+    else:
+        query = query.where(Installation.id == installation_id)
     row = (
         await session.execute(
-            select(ZohoConnection, GoCardlessConnection, SyncRun)
-            .select_from(Installation)
-            .outerjoin(ZohoConnection, ZohoConnection.installation_id == Installation.id)
+            query.outerjoin(ZohoConnection, ZohoConnection.installation_id == Installation.id)
             .outerjoin(
                 GoCardlessConnection, GoCardlessConnection.installation_id == Installation.id
             )
             .outerjoin(SyncRun, SyncRun.installation_id == Installation.id)
-            .where(Installation.id == installation_id)
         )
     ).first()
-    return None if row is None else row[0]
+    if row is None:
+        return None
+    # The session's identity map holds objects weakly: without a reference of ours the
+    # connections and the sync run are freed at once, and `session.get` queries again.
+    session.info[PRELOADED] = tuple(row)
+    return row[0]
 
 
 async def load_connections(

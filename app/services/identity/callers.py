@@ -21,7 +21,11 @@ from app.services.identity.audience import (
     recheck_membership,
 )
 from app.services.identity.sessions import InvalidSession, SessionClaims, read_session
-from app.services.installations import installation_for_api_key, zoho_usable
+from app.services.installations import (
+    installation_for_api_key,
+    installation_with_connections,
+    zoho_usable,
+)
 
 
 class CallerKind(StrEnum):
@@ -63,7 +67,9 @@ async def authenticate(
         claims = read_session(runtime, bearer)
     except InvalidSession as exc:
         raise Unauthenticated(exc.reason) from None
-    signed_in_to = await session.get(Installation, claims.installation_id)
+    signed_in_to = await installation_with_connections(
+        session, installation_id=claims.installation_id
+    )
     if signed_in_to is None or signed_in_to.status != InstallationStatus.active:
         raise Unauthenticated("the extension was removed from this org; sign in again")
     membership = await _membership(session, runtime, signed_in_to, claims)
