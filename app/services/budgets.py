@@ -71,13 +71,16 @@ _LEVEL = text(
 # CASE, not AND: PostgreSQL orders a WHERE clause's conditions by cost, and tried the lock
 # of a slot this process already held first, stacking a second lock on it that one unlock
 # left behind: the slot stayed taken for every other process.
-_SLOT_TAKE = text(
+_SLOTS_TAKE = text(
     "SELECT s FROM generate_series(CAST(:first AS integer), CAST(:last AS integer), "
     "CAST(:step AS integer)) AS s "
     "WHERE CASE WHEN s <> ALL(CAST(:held AS integer[])) "
-    "THEN pg_try_advisory_lock(:key, s) ELSE false END LIMIT 1"
+    "THEN pg_try_advisory_lock(:key, s) ELSE false END LIMIT :wanted"
 )
-_SLOT_GIVE_BACK = text("SELECT pg_advisory_unlock(:key, :slot)")
+_SLOTS_GIVE_BACK = text(
+    "SELECT pg_advisory_unlock(k, s) "
+    "FROM unnest(CAST(:keys AS integer[]), CAST(:slots AS integer[])) AS u(k, s)"
+)
 _SLOT_POLL_FIRST, _SLOT_POLL_MAX = 0.005, 0.05
 # Calls in a row one Zoho slot may serve in a process before it is unlocked for the others.
 MAX_HANDOFFS = 8
@@ -151,8 +154,11 @@ class DatabaseBucket:
 class AdvisorySlots:
     """The process's one connection holding Zoho call slots as advisory locks.
 
-    Queries on it run one at a time (asyncpg allows no more); each is a sub-millisecond
-    lock or unlock, far below the calls they guard.
+    Queries on it run one at a time (asyncpg allows no more), so locks and unlocks queue
+    and go out in batches: whatever was asked for while one round trip was on the wire goes
+    in the next, every unlock in one statement, then every lock of a key in one. One at a
+    time, a burst of 100 widget calls queued 180 round trips on this connection, each as
+    slow as the busy event loop (43 ms a lock, 33 ms an unlock on average).
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -160,6 +166,9 @@ class AdvisorySlots:
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
         self._held: dict[int, set[int]] = {}
+        self._unlocks: list[_Unlock] = []
+        self._takes: list[_Take] = []
+        self._pump: asyncio.Task[None] | None = None
         # Which connection the slots are held on: a slot taken on an earlier one was released
         # with it, whatever a caller still believes.
         self.generation = 0
@@ -179,54 +188,97 @@ class AdvisorySlots:
             pause = min(pause * 2, _SLOT_POLL_MAX)
 
     async def give_back(self, key: int, slot: int) -> None:
-        async def unlock(connection: AsyncConnection) -> None:
-            self._held.get(key, set()).discard(slot)
-            await connection.execute(_SLOT_GIVE_BACK, {"key": key, "slot": slot})
-
+        """Unlock the slot; returns once PostgreSQL has."""
+        done = self.give_back_soon(key, slot)
         # Released even when the caller is cancelled; a lost connection released it already.
         with contextlib.suppress(DBAPIError, InterfaceError, OSError):
-            await asyncio.shield(self._run(unlock))
+            await asyncio.shield(done)
+
+    def give_back_soon(self, key: int, slot: int) -> asyncio.Future[None]:
+        """Unlock the slot with the next batch, without waiting for it."""
+        unlock = _Unlock(key, slot, self.generation, asyncio.get_running_loop().create_future())
+        # Nobody may await it: its outcome is retrieved so that an error is never "unseen".
+        unlock.done.add_done_callback(_retrieve)
+        self._unlocks.append(unlock)
+        self._start_pump()
+        return unlock.done
 
     async def aclose(self) -> None:
         # Closed for good, not handed back to the pool: a pooled session would keep its locks.
+        if self._pump is not None:
+            with contextlib.suppress(Exception):
+                await self._pump
         async with self._lock:
             await self._drop_connection()
 
     async def _try_take(self, key: int, slots: range) -> int | None:
-        async def attempt(connection: AsyncConnection) -> int | None:
-            # Read under the lock: a slot another task of ours took meanwhile is skipped too.
-            held = self._held.setdefault(key, set())
-            if all(slot in held for slot in slots):
-                return None
+        take = _Take(key, slots, asyncio.get_running_loop().create_future())
+        self._takes.append(take)
+        self._start_pump()
+        return await take.done
+
+    def _start_pump(self) -> None:
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._run_batches())
+
+    async def _run_batches(self) -> None:
+        while self._unlocks or self._takes:
+            unlocks, self._unlocks = self._unlocks, []
+            takes, self._takes = self._takes, []
+            async with self._lock:
+                try:
+                    connection = await self._connect()
+                    await self._unlock(connection, unlocks)
+                    for (key, slots), group in _by_key(takes).items():
+                        await self._lock_some(connection, key, slots, group)
+                except Exception as exc:
+                    # The connection is gone and every lock it held with it: start afresh.
+                    # (Anything else is a bug, but must not leave a caller waiting for ever.)
+                    log.warning("budget.slots.connection_lost", error=type(exc).__name__)
+                    await self._drop_connection()
+                    waiting: list[asyncio.Future[Any]] = [u.done for u in unlocks]
+                    for future in [*waiting, *(t.done for t in takes)]:
+                        if not future.done():
+                            future.set_exception(exc)
+
+    async def _connect(self) -> AsyncConnection:
+        if self._connection is None:
+            connection = await self._engine.connect()
+            self._connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return self._connection
+
+    async def _unlock(self, connection: AsyncConnection, unlocks: list[_Unlock]) -> None:
+        # A slot locked on an earlier connection was released with it.
+        current = [u for u in unlocks if u.generation == self.generation]
+        if current:
+            await connection.execute(
+                _SLOTS_GIVE_BACK,
+                {"keys": [u.key for u in current], "slots": [u.slot for u in current]},
+            )
+            for unlock in current:
+                self._held.get(unlock.key, set()).discard(unlock.slot)
+        for unlock in unlocks:
+            unlock.done.set_result(None)
+
+    async def _lock_some(
+        self, connection: AsyncConnection, key: int, slots: range, takes: list[_Take]
+    ) -> None:
+        # A slot of ours (still held, or being unlocked) is skipped, never locked twice.
+        held = self._held.setdefault(key, set())
+        taken: list[int] = []
+        if not all(slot in held for slot in slots):
             params = {
                 "key": key,
                 "first": slots[0],
                 "last": slots[-1],
                 "step": slots.step,
                 "held": sorted(held),
+                "wanted": len(takes),
             }
-            slot = (await connection.execute(_SLOT_TAKE, params)).scalar()
-            if slot is None:
-                return None
-            held.add(int(slot))
-            return int(slot)
-
-        return await self._run(attempt)
-
-    async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        async with self._lock:
-            try:
-                if self._connection is None:
-                    connection = await self._engine.connect()
-                    self._connection = await connection.execution_options(
-                        isolation_level="AUTOCOMMIT"
-                    )
-                return await work(self._connection)
-            except (DBAPIError, InterfaceError, OSError) as exc:
-                # The connection is gone and every lock it held with it: start afresh.
-                log.warning("budget.slots.connection_lost", error=type(exc).__name__)
-                await self._drop_connection()
-                raise
+            taken = [int(s) for s in (await connection.execute(_SLOTS_TAKE, params)).scalars()]
+            held.update(taken)
+        for take, slot in zip(takes, [*taken, *[None] * len(takes)], strict=False):
+            take.done.set_result(slot)
 
     async def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
@@ -236,6 +288,33 @@ class AdvisorySlots:
             # It is being thrown away: whatever closing it raises changes nothing.
             with contextlib.suppress(Exception):
                 await connection.invalidate()
+
+
+@dataclass(frozen=True)
+class _Unlock:
+    key: int
+    slot: int
+    generation: int
+    done: asyncio.Future[None]
+
+
+@dataclass(frozen=True)
+class _Take:
+    key: int
+    slots: range
+    done: asyncio.Future[int | None]
+
+
+def _by_key(takes: list[_Take]) -> dict[tuple[int, range], list[_Take]]:
+    groups: dict[tuple[int, range], list[_Take]] = {}
+    for take in takes:
+        groups.setdefault((take.key, take.slots), []).append(take)
+    return groups
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class SharedOrgLimiter:

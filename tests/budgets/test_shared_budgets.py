@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.gocardless.pacing import BucketShape, LocalBucket, PacerRegistry
@@ -312,3 +313,54 @@ async def test_a_slot_already_held_is_not_locked_twice(
         await here.give_back(1, first)
         await here.give_back(1, second)
         assert await _advisory_locks(clean_db) == 0
+
+
+async def test_locks_and_unlocks_asked_for_together_share_a_round_trip(
+    two_processes: tuple[AdvisorySlots, AdvisorySlots], clean_db: AsyncEngine
+) -> None:
+    # The slots' one connection runs a query at a time: one each, a burst of widget calls
+    # queued on it behind the busy event loop.
+    here, _ = two_processes
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(clean_db.sync_engine, "before_cursor_execute", count)
+    try:
+        slots = await asyncio.gather(*(here.take(1, range(19, -1, -1)) for _ in range(20)))
+        assert sorted(slots) == list(range(20))
+        assert len(statements) <= 3
+        assert await _advisory_locks(clean_db) == 20
+        statements.clear()
+        await asyncio.gather(*(here.give_back(1, slot) for slot in slots))
+        assert len(statements) <= 3
+    finally:
+        event.remove(clean_db.sync_engine, "before_cursor_execute", count)
+    assert await _advisory_locks(clean_db) == 0
+
+
+async def test_a_lost_slots_connection_is_replaced_and_its_slots_forgotten(
+    two_processes: tuple[AdvisorySlots, AdvisorySlots], clean_db: AsyncEngine
+) -> None:
+    here, _ = two_processes
+    old = await here.take(1, range(1, -1, -1))
+    async with clean_db.connect() as connection:
+        await connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid = 1 AND objsubid = 2 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+    # The batch that finds the connection gone fails its callers; the next one reconnects.
+    with pytest.raises((DBAPIError, InterfaceError, OSError)):
+        async with asyncio.timeout(5):
+            await here.take(1, range(1, -1, -1))
+    async with asyncio.timeout(5):
+        new = await here.take(1, range(1, -1, -1))
+    # The old slot went with the old connection: it was free again, and is not skipped.
+    assert new == old == 1
+    assert await _advisory_locks(clean_db) == 1
+    await here.give_back(1, new)
+    assert await _advisory_locks(clean_db) == 0
