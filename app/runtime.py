@@ -72,8 +72,10 @@ class Runtime:
     webhook_routes: TTLCache[str, uuid.UUID] = field(
         default_factory=lambda: TTLCache(ttl_seconds=5.0)
     )
-    # The webhook receiver is busy: background lanes rest between steps (jobs/receiver_load.py).
+    # The webhook receiver is busy: background lanes take one step at a time and rest between
+    # them, in turn on `giving_way` (jobs/receiver_load.py).
     receiver_busy: bool = False
+    giving_way: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Set when the process shuts down: jobs stop at their next step (see jobs/worker.py).
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # What "now" is for the rules that compare against provider dates (charge dates, setup

@@ -68,6 +68,8 @@ SCENARIOS = (
 @dataclass
 class Outcome:
     latencies_ms: list[float] = field(default_factory=list)
+    # When each of `latencies_ms` was due, in seconds from the start: where the slow ones were.
+    due_s: list[float] = field(default_factory=list)
     # The first seconds: a process just started opens its pool and prepares its statements.
     warmup_ms: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
@@ -149,7 +151,6 @@ async def send_open_loop(
 
     async def send(n: int) -> None:
         due = start + n / rate
-        await asyncio.sleep(max(due - time.perf_counter(), 0))
         reader, writer = await idle.get()
         try:
             writer.write(payloads[n])
@@ -160,17 +161,42 @@ async def send_open_loop(
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         else:
             latency = (time.perf_counter() - due) * 1000
-            (outcome.warmup_ms if n < warmup_requests else outcome.latencies_ms).append(latency)
+            if n < warmup_requests:
+                outcome.warmup_ms.append(latency)
+            else:
+                outcome.latencies_ms.append(latency)
+                outcome.due_s.append(n / rate)
             outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
             if status == 204:
                 outcome.acknowledged.append(n)
         idle.put_nowait((reader, writer))
 
-    await asyncio.gather(*(send(n) for n in range(len(payloads))))
+    # Each request's task starts when it is due: 15,000 tasks created at once, each asleep
+    # until its time, took the generator half a second to set up, and the requests due
+    # meanwhile went in a burst, late, and were counted as the server's latency.
+    sending: set[asyncio.Task[None]] = set()
+    for n in range(len(payloads)):
+        await asyncio.sleep(max(start + n / rate - time.perf_counter(), 0))
+        task = asyncio.create_task(send(n))
+        sending.add(task)
+        task.add_done_callback(sending.discard)
+    await asyncio.gather(*sending)
     while not idle.empty():
         _, writer = idle.get_nowait()
         writer.close()
     return outcome
+
+
+def slowest_slices(outcome: Outcome, seconds: float = 1.0, count: int = 5) -> str:
+    """The slices of the run with the highest p99: a start-up spike, or pauses throughout."""
+    slices: dict[int, list[float]] = {}
+    for due, latency in zip(outcome.due_s, outcome.latencies_ms, strict=True):
+        slices.setdefault(int(due // seconds), []).append(latency)
+    worst = sorted(slices.items(), key=lambda item: -percentile(item[1], 0.99))[:count]
+    return ", ".join(
+        f"{n * seconds:.0f}-{(n + 1) * seconds:.0f} s p99 {percentile(values, 0.99):.0f} ms"
+        for n, values in worst
+    )
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -51,7 +51,14 @@ from bench.servers import (
     server,
     service_processes,
 )
-from bench.webhook_ingest import P99_TARGET_MS, Outcome, percentile, request_bytes, send_open_loop
+from bench.webhook_ingest import (
+    P99_TARGET_MS,
+    Outcome,
+    percentile,
+    request_bytes,
+    send_open_loop,
+    slowest_slices,
+)
 
 PHASES = ((500, 1), (50, 100))  # requests a second, events a request
 CRM_TARGET_SECONDS = 240.0
@@ -227,7 +234,8 @@ async def measure(
             f"{len(outcome.acknowledged):,} of {len(webhooks):,} acknowledged, "
             f"statuses {outcome.statuses}, connection failures {outcome.failures}; "
             f"ack p50 {percentile(latencies, 0.5):.1f} ms, p99 {p99:.1f} ms "
-            f"(target {P99_TARGET_MS:.0f}), max {max(latencies):.1f} ms"
+            f"(target {P99_TARGET_MS:.0f}), max {max(latencies):.1f} ms; slowest: "
+            f"{slowest_slices(outcome)}"
         )
         ok &= p99 < P99_TARGET_MS and len(outcome.acknowledged) == len(webhooks)
     events = sum(len(ids) for ids in acknowledged.values())

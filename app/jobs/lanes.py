@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from app.jobs.receiver_load import rest_after
+from app.jobs.receiver_load import giving_way
 from app.log import get_logger
 from app.runtime import Runtime
 
@@ -66,13 +65,8 @@ async def _lane(
     try:
         more = True
         while more and not runtime.stopping.is_set():
-            async with slots:
-                started = time.monotonic()
+            async with slots, giving_way(runtime):
                 more = await kind.step(runtime, installation_id)
-            rest = rest_after(runtime, time.monotonic() - started)
-            if rest and more:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(runtime.stopping.wait(), timeout=rest)
     except Exception:
         # This lane ends; the next look starts it again if its work is still due.
         log.exception("lanes.step_failed", kind=kind.name, installation_id=str(installation_id))
