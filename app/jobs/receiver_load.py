@@ -21,9 +21,12 @@ from datetime import timedelta
 
 from sqlalchemy import distinct, func, select
 
+from app.log import get_logger
 from app.models import EventStatus, InboxEvent
 from app.runtime import Runtime
 from app.services.inbox import WEBHOOK_SOURCE
+
+log = get_logger(__name__)
 
 # Short, and read four times a second (jobs/worker.py): in the first seconds of a flood the
 # worker, still at full pace, held the slowest acknowledgements.
@@ -52,7 +55,10 @@ async def webhooks_per_second(runtime: Runtime) -> float:
 
 async def watch_receiver(runtime: Runtime) -> bool:
     rate = await webhooks_per_second(runtime)
-    runtime.receiver_busy = rate > runtime.settings.worker_yield_above_webhooks_per_second
+    busy = rate > runtime.settings.worker_yield_above_webhooks_per_second
+    if busy != runtime.receiver_busy:
+        log.info("worker.giving_way" if busy else "worker.full_pace", webhooks_per_second=rate)
+    runtime.receiver_busy = busy
     return False
 
 
