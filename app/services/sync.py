@@ -229,15 +229,21 @@ async def _list_while_pushing(
     async def push_alongside() -> None:
         while not listing_done:
             page_stored.clear()
-            for push in (push_customers, push_payments):
-                await push(
-                    runtime,
-                    crm,
-                    installation.id,
-                    max_batches=10**9,
-                    lease=lease,
-                    full_batches_only=True,
+            # Both modules at once: one after the other, each round's last upserts of a
+            # module left Zoho slots idle while the other module's batches waited.
+            await asyncio.gather(
+                *(
+                    push(
+                        runtime,
+                        crm,
+                        installation.id,
+                        max_batches=10**9,
+                        lease=lease,
+                        full_batches_only=True,
+                    )
+                    for push in (push_customers, push_payments)
                 )
+            )
             await page_stored.wait()
 
     def page_done() -> None:
