@@ -114,19 +114,40 @@ def payments_floor(chains: list[Chain]) -> datetime | None:
     return max(bounds) if bounds else None
 
 
-def pages_left(chain: Chain, floor: datetime | None) -> float | None:
+def pages_left(chain: Chain, floor: datetime | None, density: float | None = None) -> float | None:
     """Pages this chain still has to list, from the density of what it listed so far; None
-    while nothing bounds it from below (or it has listed nothing yet)."""
+    while nothing bounds it from below. A window that has listed nothing yet is estimated at
+    `density` (payments per second of `created_at`, its siblings'), if known."""
     if chain.done:
         return 0.0
     lower = _lower(chain, floor)
-    if lower is None or chain.oldest_seen is None or chain.newest_seen is None:
+    if lower is None:
         return None
+    if chain.oldest_seen is None or chain.newest_seen is None:
+        if density is None or chain.created_before is None:
+            return None
+        span_seconds = max((chain.created_before - lower).total_seconds(), 0.0)
+        return max(density * span_seconds / PAGE_SIZE, 1.0)
     top = chain.created_before or chain.newest_seen
     span = max(top - chain.oldest_seen, _MS)
     left = max(chain.oldest_seen - lower, timedelta(0))
     # At least the page in flight: an unfinished chain has one more call to make.
     return max(chain.listed * (left / span) / PAGE_SIZE, 1.0)
+
+
+def payments_density(chains: list[Chain]) -> float | None:
+    """Payments listed per second of `created_at` span, over the windows that listed some."""
+    measured = [
+        c
+        for c in chains
+        if c.resource == "payments" and c.listed and c.oldest_seen and c.newest_seen
+    ]
+    span = sum(
+        ((c.created_before or c.newest_seen) - c.oldest_seen).total_seconds()
+        for c in measured
+        if c.oldest_seen is not None and c.newest_seen is not None
+    )
+    return sum(c.listed for c in measured) / span if span > 0 else None
 
 
 def plan_split(chains: list[Chain], max_windows: int) -> Split | None:

@@ -23,7 +23,14 @@ from app.schemas.installations import (
     SyncChainStatus,
     SyncStatus,
 )
-from app.services.sync_chains import PAGE_SIZE, RESOURCES, Chain, pages_left, payments_floor
+from app.services.sync_chains import (
+    PAGE_SIZE,
+    RESOURCES,
+    Chain,
+    pages_left,
+    payments_density,
+    payments_floor,
+)
 
 # Share of the bar while nothing can be estimated yet, filled as chains finish.
 _UNESTIMATED_SHARE = 0.1
@@ -124,7 +131,13 @@ def estimate_sync(
 ) -> Estimate:
     """Time left and progress from what the run has done so far (a pure function of its
     stored state and `now`)."""
-    left = {c.name: pages_left(c, _floor(c, chains)) for c in chains}
+    # A window split off a moment ago is estimated at its siblings' density: unestimated, it
+    # dropped the bar from 42 % back to 5 % until its first page.
+    density = payments_density(chains)
+    left = {
+        c.name: pages_left(c, _floor(c, chains), density if c.resource == "payments" else None)
+        for c in chains
+    }
     expected: dict[str, int | None] = {}
     for resource in ("customers", "payments"):
         mine = [c for c in chains if c.resource == resource]

@@ -136,3 +136,22 @@ def test_time_left_is_the_longer_of_the_listing_and_the_crm_writes() -> None:
     assert estimate.seconds_left == 30.0
     assert estimate.progress == 0.25
     assert estimate.pages_left == {"customers": 0.0, "mandates": 0.0, "payments": 4.0}
+
+
+def test_a_window_split_off_a_moment_ago_is_estimated_at_its_siblings_density() -> None:
+    started = NOW - timedelta(seconds=10)
+    chains = [
+        customers(done=True, oldest=day(0)),
+        mandates(oldest=day(0)),
+        # 1000 listed over days 200 to 300 (10 a day); split at day 100.
+        payments(started_at=started, oldest_seen=day(200), created_from=day(100)),
+        # Days 0 to 100 at the same density: 1000 payments, 2 pages; nothing listed yet.
+        Chain("payments-2", "payments", created_before=day(100), started_at=NOW),
+    ]
+    for chain in chains[:2]:
+        chain.started_at = started
+    estimate = estimate_sync(
+        run("listing", started), chains, counts(customers_synced=500, payments_synced=500), NOW
+    )
+    assert estimate.pages_left["payments-2"] == 2.0
+    assert estimate.seconds_left is not None and estimate.progress > 0.1
