@@ -2,7 +2,7 @@
 
 On shared cores the worker's refresh of a storm (and the database and provider calls it
 makes) competed with the receiver: acknowledgements at 500 webhooks a second waited seconds.
-The worker reads the receiver's rate from the inbox four times a second; above
+The worker reads the receiver's rate from the inbox ten times a second; above
 `WORKER_YIELD_ABOVE_WEBHOOKS_PER_SECOND` its lanes take their steps one at a time (whatever
 their kind or merchant), each followed by a rest of several times what it took, so the
 worker runs at about a tenth of one lane's pace until the burst passes. A rest per lane
@@ -28,9 +28,9 @@ from app.services.inbox import WEBHOOK_SOURCE
 
 log = get_logger(__name__)
 
-# Short, and read four times a second (jobs/worker.py): in the first seconds of a flood the
+# Short, and read ten times a second (jobs/worker.py): in the first seconds of a flood the
 # worker, still at full pace, held the slowest acknowledgements.
-WINDOW = timedelta(seconds=1)
+WINDOW = timedelta(seconds=0.25)
 # While the receiver is busy, a step is followed by a rest this many times as long as it took
 # (the worker runs a tenth of the time), and never longer than MAX_REST_SECONDS at once.
 REST_FACTOR, MAX_REST_SECONDS = 9.0, 1.0

@@ -146,7 +146,7 @@ def default_jobs(catch_up_seconds: float) -> tuple[PeriodicJob, ...]:
         # Only looks for due installations; each is re-listed once per its own interval.
         PeriodicJob("reconcile_customers", 60.0, reconcile_customers),
         PeriodicJob("housekeeping", 15.0, housekeeping),
-        PeriodicJob("watch_receiver", 0.25, watch_receiver),
+        PeriodicJob("watch_receiver", 0.1, watch_receiver),
     )
 
 
