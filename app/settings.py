@@ -103,8 +103,9 @@ class Settings(BaseSettings):
     # How much lower a worker process's CPU priority is than `serve`'s (0-19, added to the
     # niceness it starts with): on shared cores the webhook receiver answers first.
     worker_niceness: int = Field(default=10, ge=0, le=19)
-    # Above this many webhooks a second the worker runs at a fifth of its pace, so that
-    # acknowledgements come first; the events reach the CRM once the burst has passed.
+    # Above this many webhooks a second the worker takes one step at a time and rests nine
+    # times as long after each (jobs/receiver_load.py), so that acknowledgements come first;
+    # the events reach the CRM once the burst has passed.
     worker_yield_above_webhooks_per_second: float = Field(default=200.0, gt=0)
     # A worker process (standalone or serve's) serves its own /metrics here when set.
     worker_metrics_port: int | None = None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -188,20 +189,16 @@ class AdvisorySlots:
             pause = min(pause * 2, _SLOT_POLL_MAX)
 
     async def give_back(self, key: int, slot: int) -> None:
-        """Unlock the slot; returns once PostgreSQL has."""
-        done = self.give_back_soon(key, slot)
-        # Released even when the caller is cancelled; a lost connection released it already.
-        with contextlib.suppress(DBAPIError, InterfaceError, OSError):
-            await asyncio.shield(done)
-
-    def give_back_soon(self, key: int, slot: int) -> asyncio.Future[None]:
-        """Unlock the slot with the next batch, without waiting for it."""
+        """Unlock the slot with the next batch; returns once PostgreSQL has."""
         unlock = _Unlock(key, slot, self.generation, asyncio.get_running_loop().create_future())
-        # Nobody may await it: its outcome is retrieved so that an error is never "unseen".
+        # A cancelled caller no longer awaits it: its outcome is retrieved all the same, so
+        # that an error is never reported as never retrieved.
         unlock.done.add_done_callback(_retrieve)
         self._unlocks.append(unlock)
         self._start_pump()
-        return unlock.done
+        # Released even when the caller is cancelled; a lost connection released it already.
+        with contextlib.suppress(DBAPIError, InterfaceError, OSError):
+            await asyncio.shield(unlock.done)
 
     async def aclose(self) -> None:
         # Closed for good, not handed back to the pool: a pooled session would keep its locks.
@@ -277,7 +274,8 @@ class AdvisorySlots:
             }
             taken = [int(s) for s in (await connection.execute(_SLOTS_TAKE, params)).scalars()]
             held.update(taken)
-        for take, slot in zip(takes, [*taken, *[None] * len(takes)], strict=False):
+        # `LIMIT` len(takes): never more slots than takes; those left over poll again.
+        for take, slot in itertools.zip_longest(takes, taken):
             take.done.set_result(slot)
 
     async def _drop_connection(self) -> None:

@@ -137,17 +137,12 @@ def pages_left(chain: Chain, floor: datetime | None, density: float | None = Non
 
 def payments_density(chains: list[Chain]) -> float | None:
     """Payments listed per second of `created_at` span, over the windows that listed some."""
-    measured = [
-        c
-        for c in chains
-        if c.resource == "payments" and c.listed and c.oldest_seen and c.newest_seen
-    ]
-    span = sum(
-        ((c.created_before or c.newest_seen) - c.oldest_seen).total_seconds()
-        for c in measured
-        if c.oldest_seen is not None and c.newest_seen is not None
-    )
-    return sum(c.listed for c in measured) / span if span > 0 else None
+    listed = span = 0.0
+    for c in chains:
+        if c.resource == "payments" and c.listed and c.oldest_seen and c.newest_seen:
+            listed += c.listed
+            span += ((c.created_before or c.newest_seen) - c.oldest_seen).total_seconds()
+    return listed / span if span > 0 else None
 
 
 def plan_split(chains: list[Chain], max_windows: int) -> Split | None:
