@@ -60,13 +60,12 @@ from app.services.sync import start_sync
 from app.settings import Settings
 from bench.servers import (
     announce,
-    cpu_by_pid,
-    cpu_since,
+    cpu_by_party,
+    cpu_used_by_party,
     free_port,
-    postgres_pids,
+    parties,
     recreate_database,
     server,
-    service_processes,
     wait_until_listening,
 )
 
@@ -550,19 +549,14 @@ async def widget_burst(
         latencies.clear()
         statuses.clear()
         # After the warm-up, which opened the pool's connections (PostgreSQL backends).
-        parties = {
-            **service_processes(service.processes["serve"].pid),
-            "simulators": simulators,
-            "PostgreSQL": postgres_pids(),
-            "this benchmark": [os.getpid()],
-        }
-        before = {name: cpu_by_pid(pids) for name, pids in parties.items()}
+        who = parties(service.processes["serve"].pid, simulators, "this benchmark")
+        before = cpu_by_party(who)
         started = time.perf_counter()
         await asyncio.gather(
             *(call(client, n, invoices[n % BURST_INVOICES]) for n in range(WIDGET_CALLS))
         )
         wall = time.perf_counter() - started
-    used = {name: cpu_since(before[name], cpu_by_pid(pids)) for name, pids in parties.items()}
+    used = cpu_used_by_party(who, before)
     print(
         f"   CPU during the {wall:.2f} s burst (2 cores give {2 * wall:.1f} s): "
         + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in used.items())

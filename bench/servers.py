@@ -229,6 +229,29 @@ def cpu_since(before: dict[int, float], now: dict[int, float]) -> float:
     return sum(used - before.get(pid, 0.0) for pid, used in now.items())
 
 
+def parties(serve: int, simulators: Sequence[int], here: str) -> dict[str, list[int]]:
+    """Who uses the CPU in a benchmark: `serve`'s HTTP processes and worker, the simulators,
+    the benchmark database's backends, and this process (named `here`). Read it after the
+    service has opened its pool: backends started later are not counted."""
+    return {
+        **service_processes(serve),
+        "simulators": list(simulators),
+        "PostgreSQL": postgres_pids(),
+        here: [os.getpid()],
+    }
+
+
+def cpu_by_party(who: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    return {name: cpu_by_pid(pids) for name, pids in who.items()}
+
+
+def cpu_used_by_party(
+    who: dict[str, list[int]], before: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """Each party's CPU seconds since `before` (cpu_by_party), as `cpu_since` counts them."""
+    return {name: cpu_since(before[name], cpu_by_pid(pids)) for name, pids in who.items()}
+
+
 def postgres_pids() -> list[int]:
     """The PostgreSQL backends serving the benchmark's database: other users of this machine's
     PostgreSQL (test suites running alongside) are not ours to count."""

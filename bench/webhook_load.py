@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from typing import Any
@@ -43,13 +42,12 @@ from bench.crash_recovery import (
 )
 from bench.fairness import LATENCY_MS, Load, _gc_usage, serve_gocardless, serve_zoho
 from bench.servers import (
-    cpu_by_pid,
-    cpu_since,
+    cpu_by_party,
+    cpu_used_by_party,
     free_port,
-    postgres_pids,
+    parties,
     recreate_database,
     server,
-    service_processes,
 )
 from bench.webhook_ingest import (
     P99_TARGET_MS,
@@ -144,13 +142,8 @@ async def measure(
     deadline: float,
     serve_pid: int,
 ) -> bool:
-    def parties() -> dict[str, list[int]]:
-        return {
-            **service_processes(serve_pid),
-            "simulators": [gc["pid"], zoho["pid"]],
-            "PostgreSQL": postgres_pids(),
-            "load generator": [os.getpid()],
-        }
+    def everyone() -> dict[str, list[int]]:
+        return parties(serve_pid, [gc["pid"], zoho["pid"]], "load generator")
 
     async with httpx.AsyncClient(timeout=60) as http:
         phases = []
@@ -170,12 +163,10 @@ async def measure(
         outcomes: list[Outcome] = []
         for rate, size, webhooks in phases:
             payloads = [signed_request(port, events) for _, events in webhooks]
-            who = parties()
-            before_cpu = {name: cpu_by_pid(pids) for name, pids in who.items()}
+            who = everyone()
+            before_cpu = cpu_by_party(who)
             outcome = await send_open_loop(port, rate, payloads)
-            used = {
-                name: cpu_since(before_cpu[name], cpu_by_pid(pids)) for name, pids in who.items()
-            }
+            used = cpu_used_by_party(who, before_cpu)
             print(
                 f"CPU during {rate} req/s x {size}: "
                 + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in used.items())
@@ -187,8 +178,8 @@ async def measure(
                 name, events = webhooks[n]
                 acknowledged[name].update(e["links"]["payment"] for e in events)
         load_ended = time.perf_counter()
-        who = parties()
-        drain_cpu = {name: cpu_by_pid(pids) for name, pids in who.items()}
+        who = everyone()
+        drain_cpu = cpu_by_party(who)
         for name in names:
             await http.post(
                 f"{zoho_base}/_bench/{zoho[name]['org_id']}/expect",
@@ -208,8 +199,8 @@ async def measure(
         print(
             "CPU from the end of the load until then: "
             + ", ".join(
-                f"{name} {cpu_since(drain_cpu[name], cpu_by_pid(pids)):.1f} s"
-                for name, pids in who.items()
+                f"{name} {seconds:.1f} s"
+                for name, seconds in cpu_used_by_party(who, drain_cpu).items()
             ),
             flush=True,
         )
