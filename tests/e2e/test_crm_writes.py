@@ -4,11 +4,17 @@ the older data in the CRM marked as synced."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from app.models import GcPayment, ZohoConnection
+import pytest
+from sqlalchemy import update
+
+from app.models import GcPayment, Lease, ZohoConnection
+from app.services import leases
 from app.services.crm_push import push_payments
 from app.services.events.processing import process_due_events
+from app.services.leases import HeldLease, LeaseLost
 from app.services.providers import zoho_crm
 from tests.e2e.harness import (
     PAYMENTS,
@@ -109,6 +115,40 @@ async def test_an_older_upsert_landing_late_is_written_again(world: World) -> No
     await settle(world)
     assert crm_payment(world, payment_id)["Status"] == "confirmed"
     assert (await mirror_row(world, installed, payment_id)).crm_state == "synced"
+
+
+async def test_a_push_that_lost_its_lease_records_nothing_and_stops(world: World) -> None:
+    """Outcomes are recorded one autocommit statement each, the lease checked within it: a
+    process that lost the lease mid-batch leaves the row to the new owner."""
+    installed, _, payment_id = await invoice_payment(world)
+    async with world.runtime.sessionmaker() as session:
+        zoho = await session.get(ZohoConnection, installed.installation_id)
+    assert zoho is not None
+    async with Merchant(world) as bank:
+        await bank.bank_moves_payment(payment_id, "confirmed")
+        await settle_events_only(world)
+    name = f"sync:{installed.installation_id}"
+    owner = await leases.acquire(world.runtime, name)
+    assert owner is not None
+
+    async def another_worker_takes_over() -> None:
+        async with world.runtime.sessionmaker() as session, session.begin():
+            await session.execute(update(Lease).where(Lease.name == name).values(owner=owner + 1))
+
+    world.router.trip(
+        "POST", f"{ZOHO}/crm/v8/{PAYMENTS}/upsert", nth=1, action=another_worker_takes_over
+    )
+    with pytest.raises(LeaseLost):
+        await push_payments(
+            world.runtime,
+            zoho_crm(world.runtime, zoho),
+            installed.installation_id,
+            max_batches=5,
+            lease=HeldLease(name, owner, asyncio.Event()),
+        )
+
+    assert crm_payment(world, payment_id)["Status"] == "confirmed"  # the upsert went
+    assert (await mirror_row(world, installed, payment_id)).crm_state == "pending"
 
 
 async def settle_events_only(world: World) -> None:

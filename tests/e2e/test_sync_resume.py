@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 from app.jobs.worker import drain
 from app.models import GcCustomer, GcPayment, Lease, SyncChain
 from app.services import leases
+from app.services.crm_push import IN_FLIGHT_PER_SLOT
 from app.services.ownership import NAMESPACE, Owner
 from app.services.sync import run_sync
 from app.simulators.common import FaultConfig
@@ -149,7 +150,7 @@ async def test_crash_while_listing_resumes_each_chain_from_its_stored_cursor(
     # been sent twice.
     assert world.listings("payments") == ceil(PAYMENT_COUNT / 500) + 1
     await assert_each_page_read_once_but_those_in_flight(world)
-    in_flight = world.settings.zoho_concurrency
+    in_flight = IN_FLIGHT_PER_SLOT * world.settings.zoho_concurrency
     assert 0 <= world.upserts(CUSTOMERS) - ceil(CUSTOMER_COUNT / 100) <= in_flight
     assert 0 <= world.upserts(PAYMENTS) - ceil(PAYMENT_COUNT / 100) <= in_flight
     assert_complete(world)
@@ -177,7 +178,7 @@ async def test_crash_after_the_crm_applied_a_batch_creates_no_duplicate(seeded: 
     await assert_each_page_read_once_but_those_in_flight(world)
     # Batches in flight at the crash went again: as updates, never as second records.
     resent = world.upserts(PAYMENTS) - ceil(PAYMENT_COUNT / 100)
-    assert 1 <= resent <= world.settings.zoho_concurrency
+    assert 1 <= resent <= IN_FLIGHT_PER_SLOT * world.settings.zoho_concurrency
     assert_complete(world)
 
 
@@ -327,7 +328,7 @@ async def test_a_crash_among_payment_windows_resumes_every_window(world: World) 
     )
     assert await mirror_count(world, GcPayment) == payment_count
     await assert_each_page_read_once_but_those_in_flight(world)
-    in_flight = world.settings.zoho_concurrency
+    in_flight = IN_FLIGHT_PER_SLOT * world.settings.zoho_concurrency
     assert 0 <= world.upserts(PAYMENTS) - ceil(payment_count / 100) <= in_flight
     assert crm_record_count(world, CUSTOMERS) == CUSTOMER_COUNT
     assert crm_record_count(world, PAYMENTS) == payment_count
