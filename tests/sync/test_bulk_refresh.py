@@ -190,3 +190,47 @@ async def test_an_unreadable_stored_payload_does_not_stop_the_merchants_lane(
         pid: world.org.payments.get(pid).status  # type: ignore[union-attr]
         for pid in payments
     }
+
+
+async def test_a_lane_gathers_a_storm_still_arriving_into_one_page(sim_world: SimWorld) -> None:
+    """A payout day's events arrive over seconds: a lane's pass claims what keeps arriving
+    for a moment, and pages it in one call instead of one per part that had arrived."""
+    world = sim_world
+    mandates = await _known_mandates(world)
+    payments = await _payment_storm(world, mandates, 300)
+    parts = [set(payments[n : n + 100]) for n in range(0, 300, 100)]
+    await _deliver(world, parts[0])
+    checks: list[float] = []
+
+    async def meanwhile_more_arrive(seconds: float) -> None:
+        checks.append(seconds)
+        if len(checks) < len(parts):
+            await _deliver(world, parts[len(checks)])
+
+    world.calls.clear()
+    claimed = await process_due_events(
+        world.runtime, installation_id=world.installation_id, sleep=meanwhile_more_arrive
+    )
+
+    assert claimed == 300
+    assert len(checks) == 3  # the third found nothing new: the storm is over, the pass goes
+    assert [call.url.path for call in world.calls] == ["/events"]
+    mirror = await _statuses(world)
+    assert all(mirror.get(pid) == "pending_submission" for pid in payments)
+
+
+async def test_a_lone_event_is_never_held_back(sim_world: SimWorld) -> None:
+    world = sim_world
+    mandates = await _known_mandates(world)
+    payments = await _payment_storm(world, mandates, 3)
+    await _deliver(world, set(payments))
+
+    async def no_waiting(seconds: float) -> None:
+        raise AssertionError("a pass with nothing to page waited")
+
+    claimed = await process_due_events(
+        world.runtime, installation_id=world.installation_id, sleep=no_waiting
+    )
+    assert claimed == 3
+    mirror = await _statuses(world)
+    assert all(mirror.get(pid) == "pending_submission" for pid in payments)
