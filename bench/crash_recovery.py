@@ -476,7 +476,20 @@ async def sigterm_with_claims(
                     action="confirmed",
                     resource_id=payment,
                     gc_created_at=now,
-                    payload={},
+                    payload={
+                        "id": f"EVBENCH{n:06d}",
+                        "created_at": now.isoformat().replace("+00:00", "Z"),
+                        "resource_type": "payments",
+                        "action": "confirmed",
+                        "links": {"payment": payment},
+                        "details": {
+                            "origin": "gocardless",
+                            "cause": "payment_confirmed",
+                            "description": "Enough time has passed since the payment was "
+                            "submitted for the banks to return an error.",
+                        },
+                        "metadata": {},
+                    },
                     source="webhook",
                     status=EventStatus.pending.value,
                     attempts=0,
