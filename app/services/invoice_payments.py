@@ -54,6 +54,7 @@ from app.services.invoices import (
     read_org_invoice,
     require_contact,
     require_synced,
+    with_email,
 )
 from app.services.mirror import (
     META_INVOICE_ID,
@@ -134,7 +135,8 @@ async def create_invoice_payment(
     if existing is not None:
         return PaymentResult(payment_out(existing), created=False)
     crm = zoho_crm(runtime, zoho)
-    invoice = await read_org_invoice(session, crm, zoho, invoice_id)
+    # The contact's email only if the mandate's customer is not linked to it (seldom).
+    invoice = await read_org_invoice(session, crm, zoho, invoice_id, contact_email=False)
     contact = require_contact(invoice)
     amount = _amount(invoice)
     mandate = await _contacts_mandate(
@@ -393,6 +395,14 @@ async def _contacts_mandate(
         await store_mandates(session, installation_id, [found], fetched_at)
         mandate = await session.get(GcMandate, (installation_id, mandate_id))
         assert mandate is not None
+    owner = (
+        await session.get(GcCustomer, (installation_id, mandate.customer_id))
+        if mandate.customer_id
+        else None
+    )
+    if owner is not None and owner.contact_id == contact.id:
+        return mandate  # linked to this very contact: its email cannot change that
+    contact = await with_email(crm, contact)
     customers = await contact_customers(session, installation_id, contact, crm)
     if mandate.customer_id not in {c.id for c in customers}:
         raise MandateNotFound(f"mandate {mandate_id} does not belong to this invoice's contact")

@@ -85,6 +85,8 @@ class Contact:
     id: str
     name: str | None
     email: str | None
+    # False when only the invoice's lookup was read (its id and name): see `with_email`.
+    email_read: bool = True
 
 
 @dataclass(frozen=True)
@@ -114,16 +116,32 @@ async def home_currency(session: AsyncSession, crm: ZohoCRM, zoho: ZohoConnectio
 
 
 async def read_org_invoice(
-    session: AsyncSession, crm: ZohoCRM, zoho: ZohoConnection, invoice_id: str
+    session: AsyncSession,
+    crm: ZohoCRM,
+    zoho: ZohoConnection,
+    invoice_id: str,
+    *,
+    contact_email: bool = True,
 ) -> Invoice:
-    """The invoice, its currency taken from the org when the org has no multi-currency."""
+    """The invoice, its currency taken from the org when the org has no multi-currency.
+
+    Without `contact_email` the contact is the invoice's lookup alone (one Zoho call fewer):
+    for a caller that reads the email only if the mirror's links do not settle its question.
+    """
     return await read_invoice(
-        crm, invoice_id, org_currency=lambda: home_currency(session, crm, zoho)
+        crm,
+        invoice_id,
+        org_currency=lambda: home_currency(session, crm, zoho),
+        contact_email=contact_email,
     )
 
 
 async def read_invoice(
-    crm: ZohoCRM, invoice_id: str, *, org_currency: Callable[[], Awaitable[str | None]]
+    crm: ZohoCRM,
+    invoice_id: str,
+    *,
+    org_currency: Callable[[], Awaitable[str | None]],
+    contact_email: bool = True,
 ) -> Invoice:
     # Every field: an org without multi-currency has no Currency field to ask for by name.
     record = await crm.get_record(INVOICES, invoice_id)
@@ -132,13 +150,14 @@ async def read_invoice(
     contact = None
     lookup = record.get("Contact_Name")
     if isinstance(lookup, dict) and lookup.get("id"):
-        details = await crm.get_record(CONTACTS, str(lookup["id"]), ("Email", "Full_Name"))
-        email = str((details or {}).get("Email") or "").strip() or None
         contact = Contact(
             id=str(lookup["id"]),
-            name=str(lookup.get("name") or (details or {}).get("Full_Name") or "") or None,
-            email=email,
+            name=str(lookup.get("name") or "") or None,
+            email=None,
+            email_read=False,
         )
+        if contact_email:
+            contact = await with_email(crm, contact)
     total = record.get("Grand_Total")
     try:
         amount = Decimal(str(total)) if total is not None else None
@@ -188,6 +207,18 @@ def decimal_string(amount: Decimal, currency: str) -> str:
     quantized = amount.quantize(quantum)
     # More decimals than the currency has stay visible: collecting it is refused elsewhere.
     return str(quantized) if quantized == amount else str(amount)
+
+
+async def with_email(crm: ZohoCRM, contact: Contact) -> Contact:
+    """The contact with its email (and its full name when the lookup had none)."""
+    if contact.email_read:
+        return contact
+    details = await crm.get_record(CONTACTS, contact.id, ("Email", "Full_Name"))
+    return Contact(
+        id=contact.id,
+        name=contact.name or str((details or {}).get("Full_Name") or "") or None,
+        email=str((details or {}).get("Email") or "").strip() or None,
+    )
 
 
 def require_contact(invoice: Invoice) -> Contact:

@@ -9,7 +9,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import update
 
+from app.models import GcCustomer
 from tests.e2e.harness import GOCARDLESS, ZOHO, World, connect, settle, sync_now
 from tests.e2e.merchant import GBP_ACCOUNT, Merchant
 from tests.foundation.conftest import Installed
@@ -135,6 +137,44 @@ async def test_a_shared_email_never_picks_the_payer(world: World) -> None:
         "account_number_ending": GBP_ACCOUNT["account_number"][-2:],
         "account_holder_name": account.account_holder_name,
     }
+
+
+async def _janes_payment(world: World, *, linked: bool) -> list[str]:
+    """Proceed on Jane's invoice with her mandate; returns what it asked of Zoho's Contacts."""
+    installed = await ready(world)
+    async with Merchant(world) as merchant:
+        mandate = await merchant.new_customer(
+            given_name="Jane", family_name="Doe", email="jane.doe@example.com"
+        )
+    await settle(world)
+    if not linked:
+        async with world.runtime.sessionmaker() as session, session.begin():
+            await session.execute(update(GcCustomer).values(contact_id=None))
+    world.router.calls.clear()
+    created = await world.client.post(
+        f"/api/v1/invoices/{invoice_id(world, 'Website redesign')}/payments",
+        headers=world.widget_headers(installed),
+        json={"mandate_id": mandate},
+    )
+    assert created.status_code == 201, created.text
+    return [
+        "search" if call.path.endswith("/search") else "read"
+        for call in world.router.calls
+        if call.path.startswith("/crm/v8/Contacts/")
+    ]
+
+
+async def test_a_payment_reads_the_contact_only_when_its_customer_is_not_linked(
+    world: World,
+) -> None:
+    assert await _janes_payment(world, linked=True) == []
+
+
+async def test_a_payment_for_a_customer_matched_by_email_reads_the_contact(
+    world: World,
+) -> None:
+    # Her email, then whether another Contact shares it.
+    assert await _janes_payment(world, linked=False) == ["read", "search"]
 
 
 async def test_invoice_flows_wait_for_sync_now(world: World) -> None:
