@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal, Protocol
 
+from app.deadlines import waiting_for_budget
+
 Priority = Literal["interactive", "background"]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -123,13 +125,23 @@ class RatePacer:
         self._server_reset_at = 0.0
 
     async def acquire(self, priority: Priority = "interactive") -> None:
-        """Wait until this call may be sent, then count it."""
-        async with self._turns[priority]:
+        """Wait until this call may be sent, then count it. The caller's deadline, if it
+        excludes budget waits (`app.deadlines`), stands still while this waits its turn."""
+        turn = self._turns[priority]
+        if turn.locked():
+            with waiting_for_budget():
+                await turn.acquire()
+        else:
+            await turn.acquire()
+        try:
             while True:
                 delay = await self._try_take(priority)
                 if delay <= 0:
                     return
-                await self._sleep(delay)
+                with waiting_for_budget():
+                    await self._sleep(delay)
+        finally:
+            turn.release()
 
     def observe(self, *, remaining: int | None, limit: int | None, reset_in: float | None) -> None:
         """Adopt the server's count from a response's `RateLimit-*` headers."""

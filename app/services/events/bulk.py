@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from app.adapters.gocardless.client import MAX_PAGE_SIZE
 from app.adapters.gocardless.models import Event
+from app.deadlines import budget_waits_excluded
 from app.runtime import Runtime
 from app.services.events.claims import Claimed
 from app.services.events.refresh import Refresher
@@ -70,23 +71,24 @@ async def refresh_in_pages(
     after: str | None = None
     while refreshed.calls < max_pages:
         fetched_at = datetime.now(UTC)
-        async with asyncio.timeout(runtime.settings.event_timeout_seconds):
-            page = await refresher.gc.list_events_page_including(
-                after,
-                resource_type=resource_type,
-                include=INCLUDES[resource_type],
-                created_at__gte=since,
-                created_at__lte=until,
-            )
-            refreshed.calls += 1
-            if resource_type == "payments":
-                await refresher.save_payments(
-                    page.linked.payments, fetched_at, [*page.items, *sent]
+        async with asyncio.timeout(runtime.settings.event_timeout_seconds) as deadline:
+            with budget_waits_excluded(deadline):
+                page = await refresher.gc.list_events_page_including(
+                    after,
+                    resource_type=resource_type,
+                    include=INCLUDES[resource_type],
+                    created_at__gte=since,
+                    created_at__lte=until,
                 )
-                carried = {p.id for p in page.linked.payments}
-            else:
-                await refresher.save_mandates(page.linked.mandates, fetched_at)
-                carried = {m.id for m in page.linked.mandates}
+                refreshed.calls += 1
+                if resource_type == "payments":
+                    await refresher.save_payments(
+                        page.linked.payments, fetched_at, [*page.items, *sent]
+                    )
+                    carried = {p.id for p in page.linked.payments}
+                else:
+                    await refresher.save_mandates(page.linked.mandates, fetched_at)
+                    carried = {m.id for m in page.linked.mandates}
         refreshed.covered |= carried
         for event in page.items:
             if event.id and resource_id(event) in carried:

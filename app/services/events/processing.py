@@ -22,6 +22,7 @@ from sqlalchemy import select
 from app.adapters.gocardless.errors import GoCardlessError, GoCardlessUnauthorized
 from app.adapters.gocardless.models import Event
 from app.adapters.zoho.errors import ZohoError
+from app.deadlines import budget_waits_excluded
 from app.log import get_logger
 from app.models import (
     ConnectionStatus,
@@ -294,13 +295,14 @@ async def _process(runtime: Runtime, account: _Account, group: _Group) -> None:
         return
     timeout = runtime.settings.event_timeout_seconds
     try:
-        async with asyncio.timeout(timeout):
-            handled = await account.refresher.handle(
-                group.resource_type,
-                group.resource_id,
-                group.action or events[0].action,
-                await _payloads(runtime, events),
-            )
+        async with asyncio.timeout(timeout) as deadline:
+            with budget_waits_excluded(deadline):
+                handled = await account.refresher.handle(
+                    group.resource_type,
+                    group.resource_id,
+                    group.action or events[0].action,
+                    await _payloads(runtime, events),
+                )
     except GoCardlessUnauthorized:
         # Access was revoked before (or without) the disconnect event reaching us.
         await account.refresher.mark_revoked("GoCardless refused our access token")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -13,6 +14,7 @@ from app.adapters.gocardless import (
     PacerRegistry,
     RatePacer,
 )
+from app.deadlines import budget_waits_excluded
 from tests.adapters.gocardless.conftest import (
     API,
     FakeClock,
@@ -177,3 +179,38 @@ async def test_a_429_empties_the_shared_budget(
     await client.get_payment("PM123")
     [wait] = clock.waits
     assert 18.5 <= wait <= 20.1
+
+
+async def test_a_budget_wait_holds_the_callers_deadline_still() -> None:
+    """An event's timeout bounds its own work, not its wait for a budget the merchant's other
+    use of the token has spent: the deadline stands still while the pacer waits."""
+    clock = FakeClock()
+    seen: list[float | None] = []
+
+    async def sleep(seconds: float) -> None:
+        seen.append(deadline.when())
+        await clock.sleep(seconds)
+
+    pacer = RatePacer(
+        rate_per_minute=130, burst=10, background_reserve=0.2, clock=clock, sleep=sleep
+    )
+    # The server says 5 requests are left in its window, below the background reserve (26).
+    pacer.observe(remaining=5, limit=130, reset_in=40.0)
+    async with asyncio.timeout(20.0) as deadline:
+        with budget_waits_excluded(deadline):
+            before = deadline.when()
+            await pacer.acquire("background")
+            after = deadline.when()
+    assert clock.waits == [40.0]
+    assert seen == [None]  # no deadline while waiting
+    assert before is not None and after is not None and after >= before
+
+
+async def test_without_an_excluding_deadline_a_wait_counts_as_before() -> None:
+    clock = FakeClock()
+    pacer = _pacer(clock)
+    pacer.observe(remaining=5, limit=130, reset_in=40.0)
+    async with asyncio.timeout(20.0) as deadline:
+        before = deadline.when()
+        await pacer.acquire("background")
+        assert deadline.when() == before
