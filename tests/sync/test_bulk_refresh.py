@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from app.adapters.gocardless.models import Event
@@ -234,3 +235,33 @@ async def test_a_lone_event_is_never_held_back(sim_world: SimWorld) -> None:
     assert claimed == 3
     mirror = await _statuses(world)
     assert all(mirror.get(pid) == "pending_submission" for pid in payments)
+
+
+async def test_a_failure_while_gathering_gives_back_every_claimed_event(
+    sim_world: SimWorld,
+) -> None:
+    world = sim_world
+    mandates = await _known_mandates(world)
+    payments = await _payment_storm(world, mandates, 200)
+    await _deliver(world, set(payments[:100]))
+    checks = 0
+
+    async def then_the_database_fails(seconds: float) -> None:
+        nonlocal checks
+        checks += 1
+        if checks == 1:
+            await _deliver(world, set(payments[100:]))
+            return
+        raise ConnectionError("the database went away")
+
+    with pytest.raises(ConnectionError):
+        await process_due_events(
+            world.runtime, installation_id=world.installation_id, sleep=then_the_database_fails
+        )
+
+    async with world.runtime.sessionmaker() as session:
+        held = await session.scalar(select(func.count()).where(InboxEvent.claimed_by.is_not(None)))
+        due = await session.scalar(
+            select(func.count()).where(InboxEvent.status == EventStatus.pending.value)
+        )
+    assert (held, due) == (0, 200)

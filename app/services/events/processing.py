@@ -76,8 +76,7 @@ async def process_due_events(
     unsettled = {event.pk: event for event in claimed}
     try:
         if installation_id is not None:
-            for event in await _gather_arriving(runtime, installation_id, claimed, limit, sleep):
-                unsettled[event.pk] = event
+            await _gather_arriving(runtime, installation_id, claimed, unsettled, limit, sleep)
         lanes: dict[uuid.UUID, list[_Group]] = {}
         for group in _groups(claimed):
             lanes.setdefault(group.installation_id, []).append(group)
@@ -102,20 +101,20 @@ async def _gather_arriving(
     runtime: Runtime,
     installation_id: uuid.UUID,
     claimed: list[Claimed],
+    unsettled: dict[int, Claimed],
     limit: int,
     sleep: Callable[[float], Awaitable[None]],
-) -> list[Claimed]:
-    """Claim, into `claimed`, the events of a storm that arrive in the next moments; returns
-    those claimed here.
+) -> None:
+    """Claim, into `claimed` and `unsettled`, the events of a storm that arrive in the next
+    moments (each claim is in `unsettled` at once, so a database error gives it back).
 
     One page of events refreshes up to 500 resources for one call, but a pass that ran on
     what had arrived so far refreshed about 200 at a payout day's pace (as many as arrive
-    while a pass runs): 5 calls per 1,000 events, against the issue's budget of 5. A pass
-    with too few events to page (a lone event), or whose events stopped coming, goes at
-    once or after one check. While the receiver is busy the worker rests between steps
-    anyway, and a wait inside a step would lengthen the rest that follows it.
+    while a pass runs): 5 calls per 1,000 events, the most a storm may cost. A pass with too
+    few events to page (a lone event), or whose events stopped coming, goes at once or
+    after one check. While the receiver is busy the worker rests between steps anyway, and
+    a wait inside a step would lengthen the rest that follows it.
     """
-    gathered: list[Claimed] = []
     for _ in range(GATHER_CHECKS):
         pageable = sum(event.resource_type in bulk.INCLUDES for event in claimed)
         if (
@@ -124,14 +123,13 @@ async def _gather_arriving(
             or runtime.receiver_busy
             or runtime.stopping.is_set()
         ):
-            break
+            return
         await sleep(GATHER_CHECK_SECONDS)
         more = await claims.claim(runtime, limit - len(claimed), installation_id)
         claimed.extend(more)
-        gathered.extend(more)
+        unsettled.update((event.pk, event) for event in more)
         if not more:
-            break
-    return gathered
+            return
 
 
 async def _process_lane(
