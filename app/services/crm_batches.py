@@ -3,7 +3,8 @@ read in batches of up to 100 (Zoho's write limit).
 
 Batches are read by primary key after the previous one (a keyset): no row is in two batches
 of one pass, and each read is one short index walk however many rows are pending. Every
-read is single-table, so no join can be misplanned on statistics a bulk load made stale.
+read walks one table's primary key (a payment's customer is a lookup by key per row), so no
+join can be misplanned on statistics a bulk load made stale.
 """
 
 from __future__ import annotations
