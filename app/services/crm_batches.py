@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import and_, or_, select
 
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment
 from app.money import from_minor_units
@@ -180,17 +180,15 @@ async def payment_batch(
 ) -> Batch | None:
     """Due payments, skipping those whose customer's own upsert is still to come.
 
-    Each payment's customer comes with it, looked up by primary key per row (a lateral
-    join, so no statistics can turn it into a scan): a query of its own was a round trip
-    for each of Sync Now's 2,000 batches.
+    Each payment's customer comes with it, looked up by primary key per row: a query of its
+    own was a round trip for each of Sync Now's 2,000 batches.
     """
     picked: list[tuple[PaymentFields, str | None]] = []
     async with runtime.reader() as session:
         while len(picked) < BATCH:
             rows = (
                 await session.execute(
-                    select(*_PAYMENT_COLUMNS, _LINK.c.crm_record_id, _LINK.c.crm_state)
-                    .outerjoin(_LINK, true())
+                    select(*_PAYMENT_COLUMNS, _CUSTOMER_RECORD, _CUSTOMER_STATE)
                     .where(
                         _due(GcPayment, installation_id, after),
                         GcPayment.crm_hold.is_(False),
@@ -204,8 +202,9 @@ async def payment_batch(
             after = rows[-1].id
             for row in rows:
                 link = CustomerLink(
-                    row.crm_record_id,
-                    waiting=row.crm_state == CrmState.pending.value and row.crm_record_id is None,
+                    row.customer_record_id,
+                    waiting=row.customer_state == CrmState.pending.value
+                    and row.customer_record_id is None,
                 )
                 if not link.waiting:
                     picked.append((cast(PaymentFields, row), link.record_id))
@@ -218,22 +217,26 @@ async def payment_batch(
     )
 
 
-# The payment's customer as the CRM knows it: through its mandate, by primary key.
-_LINK = (
-    select(GcCustomer.crm_record_id, GcCustomer.crm_state)
-    .join(
-        GcMandate,
-        and_(
-            GcMandate.installation_id == GcCustomer.installation_id,
-            GcMandate.customer_id == GcCustomer.id,
-        ),
+def _customer_column(column: Any) -> Any:
+    """A column of the payment's customer, through its mandate: a correlated subquery, run
+    per row by primary key (PostgreSQL never folds a scalar subquery into a join the planner
+    could misjudge; SQLite, the demo's database, has no lateral joins)."""
+    return (
+        select(column)
+        .join(
+            GcMandate,
+            and_(
+                GcMandate.installation_id == GcCustomer.installation_id,
+                GcMandate.customer_id == GcCustomer.id,
+            ),
+        )
+        .where(
+            GcMandate.installation_id == GcPayment.installation_id,
+            GcMandate.id == GcPayment.mandate_id,
+        )
+        .scalar_subquery()
     )
-    .where(
-        GcMandate.installation_id == GcPayment.installation_id,
-        GcMandate.id == GcPayment.mandate_id,
-    )
-    # A subquery with a LIMIT is never pulled up into the outer join: it stays a lookup
-    # per row, whatever the planner thinks of tables a bulk load has just filled.
-    .limit(1)
-    .lateral("link")
-)
+
+
+_CUSTOMER_RECORD = _customer_column(GcCustomer.crm_record_id).label("customer_record_id")
+_CUSTOMER_STATE = _customer_column(GcCustomer.crm_state).label("customer_state")
