@@ -3,8 +3,7 @@ read in batches of up to 100 (Zoho's write limit).
 
 Batches are read by primary key after the previous one (a keyset): no row is in two batches
 of one pass, and each read is one short index walk however many rows are pending. Every
-read walks one table's primary key (a payment's customer is a lookup by key per row), so no
-join can be misplanned on statistics a bulk load made stale.
+read is single-table, so no join can be misplanned on statistics a bulk load made stale.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import and_, or_, select
 
-from app.models import CrmState, GcCustomer, GcMandate, GcPayment
+from app.models import CrmState, GcCustomer, GcPayment
 from app.money import from_minor_units
 from app.runtime import Runtime
-from app.services.mirror import META_INVOICE_NUMBER, CustomerLink
+from app.services.mirror import META_INVOICE_NUMBER, customer_links
 
 BATCH = 100
 NAME_LIMIT = 120
@@ -178,36 +177,34 @@ async def customer_batch(
 async def payment_batch(
     runtime: Runtime, installation_id: uuid.UUID, after: str | None
 ) -> Batch | None:
-    """Due payments, skipping those whose customer's own upsert is still to come.
-
-    Each payment's customer comes with it, looked up by primary key per row: a query of its
-    own was a round trip for each of Sync Now's 2,000 batches.
-    """
+    """Due payments, skipping those whose customer's own upsert is still to come."""
     picked: list[tuple[PaymentFields, str | None]] = []
     async with runtime.reader() as session:
         while len(picked) < BATCH:
-            rows = (
-                await session.execute(
-                    select(*_PAYMENT_COLUMNS, _CUSTOMER_RECORD, _CUSTOMER_STATE)
-                    .where(
-                        _due(GcPayment, installation_id, after),
-                        GcPayment.crm_hold.is_(False),
+            candidates = cast(
+                Sequence[PaymentFields],
+                (
+                    await session.execute(
+                        select(*_PAYMENT_COLUMNS)
+                        .where(
+                            _due(GcPayment, installation_id, after),
+                            GcPayment.crm_hold.is_(False),
+                        )
+                        .order_by(GcPayment.id)
+                        .limit(BATCH - len(picked))
                     )
-                    .order_by(GcPayment.id)
-                    .limit(BATCH - len(picked))
-                )
-            ).all()
-            if not rows:
+                ).all(),
+            )
+            if not candidates:
                 break
-            after = rows[-1].id
-            for row in rows:
-                link = CustomerLink(
-                    row.customer_record_id,
-                    waiting=row.customer_state == CrmState.pending.value
-                    and row.customer_record_id is None,
-                )
-                if not link.waiting:
-                    picked.append((cast(PaymentFields, row), link.record_id))
+            after = candidates[-1].id
+            links = await customer_links(
+                session, installation_id, {p.mandate_id for p in candidates if p.mandate_id}
+            )
+            for payment in candidates:
+                link = links.get(payment.mandate_id or "")
+                if link is None or not link.waiting:
+                    picked.append((payment, link.record_id if link else None))
     if not picked or after is None:
         return None
     return Batch(
@@ -215,28 +212,3 @@ async def payment_batch(
         [(p.id, p.crm_version) for p, _ in picked],
         after,
     )
-
-
-def _customer_column(column: Any) -> Any:
-    """A column of the payment's customer, through its mandate: a correlated subquery, run
-    per row by primary key (PostgreSQL never folds a scalar subquery into a join the planner
-    could misjudge; SQLite, the demo's database, has no lateral joins)."""
-    return (
-        select(column)
-        .join(
-            GcMandate,
-            and_(
-                GcMandate.installation_id == GcCustomer.installation_id,
-                GcMandate.customer_id == GcCustomer.id,
-            ),
-        )
-        .where(
-            GcMandate.installation_id == GcPayment.installation_id,
-            GcMandate.id == GcPayment.mandate_id,
-        )
-        .scalar_subquery()
-    )
-
-
-_CUSTOMER_RECORD = _customer_column(GcCustomer.crm_record_id).label("customer_record_id")
-_CUSTOMER_STATE = _customer_column(GcCustomer.crm_state).label("customer_state")
