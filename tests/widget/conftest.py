@@ -117,6 +117,9 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         viewport=POPUP, locale="en-GB", timezone_id="Europe/London", reduced_motion="reduce"
     )
     context.set_default_timeout(5000)
+    # A page load waits on the local server and the browser's start-up: on a machine busy
+    # with the rest of the suite one took more than 5 s in CI (the widget had done nothing).
+    context.set_default_navigation_timeout(20000)
     if request.node.get_closest_marker("signed_out") is None:
         context.add_init_script(_signed_in_script())
     page = context.new_page()
