@@ -51,7 +51,7 @@ from app.services.crm_batches import (
     payment_batch,
     payment_record,
 )
-from app.services.leases import HeldLease, LeaseLost, Stopping
+from app.services.leases import HeldLease
 from app.services.mirror import customer_links, release_payments_of_customers
 
 log = get_logger("app.services.crm_push")
@@ -256,7 +256,7 @@ async def _upsert(
                     },
                 )
                 if guard is not None and not cast(CursorResult[Any], result).rowcount:
-                    raise LeaseLost(f"lost the lease {guard.name} to another worker")
+                    raise guard.lost()
             else:
                 await active.execute(
                     statement, [{**o, "b_installation": installation_id} for o in outcomes]
@@ -424,8 +424,8 @@ async def _record(
     if runtime.engine.dialect.name != "postgresql":
         await _in_session(runtime, None, lease, lambda active: work(active, None))
         return
-    if lease is not None and lease.stopping.is_set():
-        raise Stopping(f"stopping: {lease.name} resumes from its stored progress")
+    if lease is not None:
+        lease.check_not_stopping()
 
     async def alone() -> None:
         async with runtime.reader() as active:

@@ -68,7 +68,15 @@ class HeldLease:
     async def keep(self, session: AsyncSession) -> None:
         """Raise LeaseLost unless we may write this step; the lease row stays locked by
         `session` until it commits, so the check holds for the writes after it."""
+        self.check_not_stopping()
+        if not await held(session, self.name, self.owner):
+            raise self.lost()
+
+    def check_not_stopping(self) -> None:
+        """Raise Stopping once this process is shutting down."""
         if self.stopping.is_set():
             raise Stopping(f"stopping: {self.name} resumes from its stored progress")
-        if not await held(session, self.name, self.owner):
-            raise LeaseLost(f"lost the lease {self.name} to another worker")
+
+    def lost(self) -> LeaseLost:
+        """What to raise when a write finds the lease no longer ours."""
+        return LeaseLost(f"lost the lease {self.name} to another worker")
