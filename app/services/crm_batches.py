@@ -15,11 +15,13 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import one_of
 from app.models import CrmState, GcCustomer, GcPayment
 from app.money import from_minor_units
 from app.runtime import Runtime
-from app.services.mirror import META_INVOICE_NUMBER, customer_links
+from app.services.mirror import META_INVOICE_NUMBER, Due, customer_links
 
 BATCH = 100
 NAME_LIMIT = 120
@@ -32,6 +34,14 @@ class Batch:
     keys: list[tuple[str, int]]
     # The keyset position after this batch: the next read starts past it.
     last_id: str
+
+
+# One record ready for the CRM: the record, and its (GoCardless id, crm_version read).
+Ready = tuple[dict[str, Any], tuple[str, int]]
+
+
+def batch_of(ready: Sequence[Ready]) -> Batch:
+    return Batch([record for record, _ in ready], [key for _, key in ready], ready[-1][1][0])
 
 
 class CustomerFields(Protocol):
@@ -212,3 +222,28 @@ async def payment_batch(
         [(p.id, p.crm_version) for p, _ in picked],
         after,
     )
+
+
+async def ready_payments(
+    session: AsyncSession, installation_id: uuid.UUID, due: Due
+) -> list[Ready]:
+    """The payments a write made due, as records, read in the write's own session: those
+    still pending and not held (a row the write did not change keeps its state)."""
+    if not due.payment_ids:
+        return []
+    rows = cast(
+        Sequence[PaymentFields],
+        (
+            await session.execute(
+                select(*_PAYMENT_COLUMNS).where(
+                    _due(GcPayment, installation_id, None),
+                    one_of(session, GcPayment.id, due.payment_ids),
+                    GcPayment.crm_hold.is_(False),
+                )
+            )
+        ).all(),
+    )
+    return [
+        (payment_record(p, due.record_ids.get(p.mandate_id or "")), (p.id, p.crm_version))
+        for p in rows
+    ]

@@ -46,10 +46,12 @@ from app.runtime import Runtime
 from app.services.crm_batches import (
     BATCH,
     Batch,
+    Ready,
     customer_batch,
     customer_record,
     payment_batch,
     payment_record,
+    ready_payments,
 )
 from app.services.leases import HeldLease
 from app.services.mirror import customer_links, release_payments_of_customers
@@ -59,6 +61,10 @@ log = get_logger("app.services.crm_push")
 MAX_RETRY_DELAY = timedelta(minutes=10)
 # Batches in flight per Zoho slot: one on the wire, one reading or recording.
 IN_FLIGHT_PER_SLOT = 2
+
+# The next batch after a keyset position (None: from the start); None when there is none.
+ReadBatch = Callable[[str | None], Awaitable[Batch | None]]
+TakeReady = Callable[[list[Ready]], Awaitable[None]]
 
 
 @dataclass
@@ -83,7 +89,10 @@ async def push_customers(
     max_batches: int,
     lease: HeldLease | None = None,
     full_batches_only: bool = False,
+    on_released: TakeReady | None = None,
 ) -> PushTally:
+    """Push pending customers; `on_released` takes the payments each batch's outcome lets
+    go (held for their customer by Sync Now), instead of their being read back later."""
     return await _push(
         runtime,
         crm,
@@ -93,6 +102,7 @@ async def push_customers(
         partial(customer_batch, runtime, installation_id),
         _Limits(max_batches, full_batches_only),
         lease,
+        on_released,
     )
 
 
@@ -104,14 +114,16 @@ async def push_payments(
     max_batches: int,
     lease: HeldLease | None = None,
     full_batches_only: bool = False,
+    read: ReadBatch | None = None,
 ) -> PushTally:
+    """Push pending payments, read from the mirror in batches, or from `read`."""
     return await _push(
         runtime,
         crm,
         GcPayment,
         PAYMENTS,
         installation_id,
-        partial(payment_batch, runtime, installation_id),
+        read or partial(payment_batch, runtime, installation_id),
         _Limits(max_batches, full_batches_only),
         lease,
     )
@@ -131,9 +143,10 @@ async def _push(
     table: Any,
     module: str,
     installation_id: uuid.UUID,
-    read: Callable[[str | None], Awaitable[Batch | None]],
+    read: ReadBatch,
     limits: _Limits,
     lease: HeldLease | None,
+    on_released: TakeReady | None = None,
 ) -> PushTally:
     """Read batches one after another, with up to twice the concurrency cap in flight.
 
@@ -165,6 +178,7 @@ async def _push(
                         batch.records,
                         batch.keys,
                         lease=lease,
+                        on_released=on_released,
                     )
                 )
             )
@@ -198,6 +212,7 @@ async def _upsert(
     *,
     session: AsyncSession | None = None,
     lease: HeldLease | None = None,
+    on_released: TakeReady | None = None,
 ) -> PushTally:
     """Upsert one batch; record each row's outcome in `session` or a transaction of its own."""
     tally = PushTally(upserts=1)
@@ -234,6 +249,7 @@ async def _upsert(
         else:
             synced.append({"b_id": record_id, "b_version": version, "b_value": result.id})
     tally.synced, tally.rejected = len(synced), len(rejected)
+    released: list[Ready] = []
 
     async def record(active: AsyncSession, guard: HeldLease | None) -> None:
         set_based = active.get_bind().dialect.name == "postgresql"
@@ -262,9 +278,15 @@ async def _upsert(
                     statement, [{**o, "b_installation": installation_id} for o in outcomes]
                 )
         if table is GcCustomer:
-            await release_payments_of_customers(active, installation_id, [key for key, _ in keys])
+            record_ids: dict[str, str | None] = {o["b_id"]: o["b_value"] for o in synced}
+            record_ids.update({o["b_id"]: None for o in rejected})
+            due = await release_payments_of_customers(active, installation_id, record_ids)
+            if on_released is not None:
+                released.extend(await ready_payments(active, installation_id, due))
 
     await _record(runtime, session, lease, record)
+    if released and on_released is not None:
+        await on_released(released)
     if tally.rejected:
         log.warning(
             "crm.upsert.rejected_rows",

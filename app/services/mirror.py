@@ -34,6 +34,19 @@ META_ORG_ID = "zoho_org_id"
 META_INVOICE_NUMBER = "zoho_invoice_number"
 
 
+@dataclass(frozen=True)
+class Due:
+    """Payments a write has just made due for the CRM (Sync Now hands them to its CRM
+    writer as they are stored, rather than the writer reading them back in batches), and
+    each one's customer record id in the CRM, by mandate id (None: not in the CRM)."""
+
+    payment_ids: list[str]
+    record_ids: dict[str, str | None]
+
+
+NOTHING_DUE = Due([], {})
+
+
 def _crm_queue(table: Any, fields: Sequence[str], excluded: Any) -> dict[str, Any]:
     """SET clauses that bump crm_version only when a CRM-visible field really changed."""
     changed: ColumnElement[bool] = or_(
@@ -114,9 +127,10 @@ async def store_mandates(
     installation_id: uuid.UUID,
     mandates: Sequence[Mandate],
     fetched_at: datetime,
-) -> None:
+) -> Due:
+    """Store mandates; returns the payments held for them that can go now."""
     if not mandates:
-        return
+        return NOTHING_DUE
     rows = [
         {
             "installation_id": installation_id,
@@ -175,15 +189,16 @@ async def store_mandates(
 
     await _upsert_rows(session, GcMandate, rows, newest_wins)
     await _requeue_payments(session, installation_id, [m for m in waiting if m])
-    if held:
-        links = await customer_links(session, installation_id, [m for m in held if m])
-        await release_held_payments(
-            session,
-            installation_id,
-            one_of(
-                session, GcPayment.mandate_id, [m for m, link in links.items() if not link.waiting]
-            ),
-        )
+    if not held:
+        return NOTHING_DUE
+    links = await customer_links(session, installation_id, [m for m in held if m])
+    linked = {m: link.record_id for m, link in links.items() if not link.waiting}
+    if not linked:
+        return NOTHING_DUE
+    released = await release_held_payments(
+        session, installation_id, one_of(session, GcPayment.mandate_id, list(linked))
+    )
+    return Due(released, linked)
 
 
 _PAYMENT_FIELDS = (
@@ -207,11 +222,12 @@ async def store_payments(
     *,
     zoho_org_id: str | None,
     hold_unlinked: bool = False,
-) -> None:
+) -> Due:
     """Store payments; with `hold_unlinked` (Sync Now), one whose customer is not in the CRM
-    yet waits for it (`crm_hold`) instead of going without its Customer lookup."""
+    yet waits for it (`crm_hold`) instead of going without its Customer lookup, and the
+    others are returned as due."""
     if not payments:
-        return
+        return NOTHING_DUE
     rows = [
         {
             "installation_id": installation_id,
@@ -236,6 +252,7 @@ async def store_payments(
         }
         for p in _latest(payments)
     ]
+    due = NOTHING_DUE
     if hold_unlinked:
         links = await customer_links(
             session, installation_id, {r["mandate_id"] for r in rows if r["mandate_id"]}
@@ -243,6 +260,10 @@ async def store_payments(
         for row in rows:
             link = links.get(row["mandate_id"] or "")
             row["crm_hold"] = bool(row["mandate_id"]) and (link is None or link.waiting)
+        due = Due(
+            [row["id"] for row in rows if not row["crm_hold"]],
+            {m: link.record_id for m, link in links.items() if not link.waiting},
+        )
 
     def newest_wins(statement: Insert) -> Insert:
         excluded = statement.excluded
@@ -260,6 +281,7 @@ async def store_payments(
         )
 
     await _upsert_rows(session, GcPayment, rows, newest_wins)
+    return due
 
 
 def _bump() -> dict[str, Any]:
@@ -422,9 +444,10 @@ async def _requeue_payments(
 
 async def release_held_payments(
     session: AsyncSession, installation_id: uuid.UUID, *conditions: ColumnElement[bool]
-) -> None:
-    """Let held payments (all, or those matching `conditions`) go to the CRM."""
-    await session.execute(
+) -> list[str]:
+    """Let held payments (all, or those matching `conditions`) go to the CRM; returns
+    their ids."""
+    released = await session.scalars(
         update(GcPayment)
         .where(
             GcPayment.installation_id == installation_id,
@@ -432,24 +455,33 @@ async def release_held_payments(
             *conditions,
         )
         .values(crm_hold=False)
+        .returning(GcPayment.id)
+        .execution_options(synchronize_session=False)
     )
+    return list(released.all())
 
 
 async def release_payments_of_customers(
-    session: AsyncSession, installation_id: uuid.UUID, customer_ids: Sequence[str]
-) -> None:
-    """These customers' upserts are recorded (a CRM record, or the CRM's refusal): their
-    held payments can go, with the lookup when there is a record."""
-    await release_held_payments(
-        session,
-        installation_id,
-        GcPayment.mandate_id.in_(
-            select(GcMandate.id).where(
-                GcMandate.installation_id == installation_id,
-                one_of(session, GcMandate.customer_id, customer_ids),
+    session: AsyncSession, installation_id: uuid.UUID, record_ids: dict[str, str | None]
+) -> Due:
+    """These customers' upserts are recorded (`record_ids`: a CRM record, or None for the
+    CRM's refusal): their held payments can go, with the lookup when there is a record."""
+    mandates = dict(
+        (
+            await session.execute(
+                select(GcMandate.id, GcMandate.customer_id).where(
+                    GcMandate.installation_id == installation_id,
+                    one_of(session, GcMandate.customer_id, list(record_ids)),
+                )
             )
-        ),
+        ).all()
     )
+    if not mandates:
+        return NOTHING_DUE
+    released = await release_held_payments(
+        session, installation_id, one_of(session, GcPayment.mandate_id, list(mandates))
+    )
+    return Due(released, {m: record_ids[c] for m, c in mandates.items() if c is not None})
 
 
 def invoice_of(metadata: dict[str, str], zoho_org_id: str | None) -> str | None:

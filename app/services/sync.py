@@ -56,6 +56,7 @@ from app.services.leases import HeldLease, LeaseLost, Stopping
 from app.services.mirror import release_held_payments
 from app.services.providers import gocardless_client, zoho_crm
 from app.services.sync_chains import Chain, load_chains, plan_split, split_chain
+from app.services.sync_feed import PaymentFeed
 from app.services.sync_listing import (
     Contacts,
     PageCounter,
@@ -248,31 +249,45 @@ async def _list_while_pushing(
     counter = PageCounter()
     page_stored = asyncio.Event()
     listing_done = False
+    # Payments go to the CRM as they are stored or let go (see `sync_feed`); customers are
+    # read back in batches (a single-table read), as their outcomes release payments.
+    feed = PaymentFeed()
 
-    async def push_alongside() -> None:
+    async def push_customers_alongside() -> None:
         while not listing_done:
             page_stored.clear()
-            # Both modules at once: one after the other, each round's last upserts of a
-            # module left Zoho slots idle while the other module's batches waited.
-            await asyncio.gather(
-                *(
-                    push(
-                        runtime,
-                        crm,
-                        installation.id,
-                        max_batches=10**9,
-                        lease=lease,
-                        full_batches_only=True,
-                    )
-                    for push in (push_customers, push_payments)
-                )
+            await push_customers(
+                runtime,
+                crm,
+                installation.id,
+                max_batches=10**9,
+                lease=lease,
+                full_batches_only=True,
+                on_released=feed.put,
             )
             await page_stored.wait()
 
+    async def push_payments_alongside() -> None:
+        try:
+            await push_payments(
+                runtime,
+                crm,
+                installation.id,
+                max_batches=10**9,
+                lease=lease,
+                full_batches_only=True,
+                read=feed.read,
+            )
+        finally:
+            # A CRM that failed a batch gets no more until the CRM stages: what the listing
+            # still brings stays pending in the mirror, and the listing never waits for it.
+            await feed.stop()
+
     def page_done() -> None:
         page_stored.set()
-        if pusher.done():
-            pusher.result()  # what stopped the pusher stops the listing too
+        for pusher in pushers:
+            if pusher.done():
+                pusher.result()  # what stopped a pusher stops the listing too
 
     listers: dict[asyncio.Task[None], Chain] = {}
 
@@ -286,6 +301,7 @@ async def _list_while_pushing(
                 chain,
                 contacts=contacts,
                 counter=counter,
+                on_due=feed.put,
                 on_page=page_done,
             )
         )
@@ -310,7 +326,9 @@ async def _list_while_pushing(
             chains.append(new)
             start(new)
 
-    pusher = asyncio.create_task(push_alongside())
+    customers_pusher = asyncio.create_task(push_customers_alongside())
+    payments_pusher = asyncio.create_task(push_payments_alongside())
+    pushers = (customers_pusher, payments_pusher)
     try:
         for chain in chains:
             if not chain.done:
@@ -322,15 +340,18 @@ async def _list_while_pushing(
                 del listers[task]
                 task.result()
             await fill_slots()
+        listing_done = True
+        page_stored.set()
+        # The customers' last outcomes still let payments go into the feed.
+        await customers_pusher
+        await feed.close()
+        # Rows the pusher has in flight are not read again until it has recorded them.
+        await payments_pusher
     except BaseException:
-        for task in (*listers, pusher):
+        for task in (*listers, *pushers):
             task.cancel()
-        await asyncio.gather(*listers, pusher, return_exceptions=True)
+        await asyncio.gather(*listers, *pushers, return_exceptions=True)
         raise
-    listing_done = True
-    page_stored.set()
-    # Rows the pusher has in flight are not read again until it has recorded them.
-    await pusher
 
 
 async def _listing_finished(runtime: Runtime, installation_id: uuid.UUID) -> SyncStage:

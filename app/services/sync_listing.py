@@ -27,9 +27,17 @@ from app.adapters.zoho.names import CONTACTS
 from app.db import uninterrupted
 from app.models import GcCustomer, GcMandate, GcPayment, Installation, SyncChain, SyncRun
 from app.runtime import Runtime
+from app.services.crm_batches import Ready, ready_payments
+from app.services.crm_push import TakeReady
 from app.services.inbox import enqueue_events
 from app.services.leases import HeldLease
-from app.services.mirror import store_customers, store_mandates, store_payments
+from app.services.mirror import (
+    NOTHING_DUE,
+    Due,
+    store_customers,
+    store_mandates,
+    store_payments,
+)
 from app.services.sync_chains import PAGE_SIZE, Chain
 
 # Events are listed from a little before the noted point: ids deduplicate the overlap.
@@ -108,16 +116,19 @@ async def list_chain(
     *,
     contacts: Contacts | None,
     counter: PageCounter,
+    on_due: TakeReady,
     on_page: Callable[[], None] = lambda: None,
 ) -> None:
-    """List one chain from its stored cursor to its end."""
+    """List one chain from its stored cursor to its end; `on_due` takes the payments each
+    stored page makes due for the CRM, once the page is committed."""
     fetch = asyncio.create_task(_fetch_page(gc, chain, chain.cursor))
     try:
         while True:
             fetched_at, page = await fetch
             if page.after:
                 fetch = asyncio.create_task(_fetch_page(gc, chain, page.after))
-            await _store_page(runtime, installation, lease, chain, page, fetched_at, contacts)
+            due = await _store_page(runtime, installation, lease, chain, page, fetched_at, contacts)
+            await on_due(due)
             counter.stored += 1
             if counter.stored in _ANALYZE_AT:
                 await analyze_mirror(runtime)
@@ -148,7 +159,8 @@ async def _store_page(
     page: Page[Any],
     fetched_at: datetime,
     contacts: Contacts | None,
-) -> None:
+) -> list[Ready]:
+    due: list[Ready] = []
     async with chain.lock:
         items = [item for item in page.items if chain.keeps(item.created_at)]
         seen = [item.created_at for item in items if item.created_at is not None]
@@ -159,9 +171,10 @@ async def _store_page(
         async def write() -> None:
             async with runtime.sessionmaker() as session, session.begin():
                 await lease.keep(session)
-                await _store_items(
+                stored = await _store_items(
                     session, installation, chain.resource, items, fetched_at, contacts
                 )
+                due[:] = await ready_payments(session, installation.id, stored)
                 await session.execute(
                     update(SyncChain)
                     .where(
@@ -189,6 +202,7 @@ async def _store_page(
         chain.done = page.after is None
         chain.started_at = chain.started_at or fetched_at
         chain.finished_at = None if page.after else now
+    return due
 
 
 async def _store_items(
@@ -198,7 +212,8 @@ async def _store_items(
     items: list[Any],
     fetched_at: datetime,
     contacts: Contacts | None,
-) -> None:
+) -> Due:
+    """Store a page; returns the payments it made due for the CRM."""
     if resource == "customers":
         await store_customers(session, installation.id, items, fetched_at)
         if contacts is not None:
@@ -212,17 +227,17 @@ async def _store_items(
                         contacts_ambiguous=SyncRun.contacts_ambiguous + ambiguous,
                     )
                 )
-    elif resource == "mandates":
-        await store_mandates(session, installation.id, items, fetched_at)
-    else:
-        await store_payments(
-            session,
-            installation.id,
-            items,
-            fetched_at,
-            zoho_org_id=installation.zoho_org_id,
-            hold_unlinked=True,
-        )
+        return NOTHING_DUE
+    if resource == "mandates":
+        return await store_mandates(session, installation.id, items, fetched_at)
+    return await store_payments(
+        session,
+        installation.id,
+        items,
+        fetched_at,
+        zoho_org_id=installation.zoho_org_id,
+        hold_unlinked=True,
+    )
 
 
 async def analyze_mirror(runtime: Runtime) -> None:

@@ -106,7 +106,11 @@ async def test_payments_listed_in_windows_each_once(world: World) -> None:
     windows = [c for c in await chains(world) if c.resource == "payments"]
     assert 2 <= len(windows) <= world.settings.sync_payment_windows
     # The windows tile time: each new one took the part below a split point.
-    bounds = sorted((c.created_from, c.created_before) for c in windows if c.created_before)
+    # (By the upper bound: the oldest window has no lower one, and None does not sort.)
+    bounds = sorted(
+        ((c.created_from, c.created_before) for c in windows if c.created_before),
+        key=lambda bound: bound[1],
+    )
     assert [c.created_before for c in windows].count(None) == 1
     for (low, _), (_, high) in zip(bounds[1:], bounds[:-1], strict=True):
         assert low == high or low is None

@@ -17,6 +17,14 @@ from app.money import SCHEME_CURRENCIES
 
 
 class GoCardlessModel(BaseModel):
+    # Fields we do not model are dropped: a page of 500 payments parsed a third faster
+    # than when each kept its `fx`, `app_fee` and the rest. Events keep theirs (below).
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Kept(GoCardlessModel):
+    """An event is stored as GoCardless sent it: every field, modelled or not."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
@@ -195,7 +203,7 @@ class BillingRequestFlow(GoCardlessModel):
     links: BillingRequestFlowLinks = Field(default_factory=BillingRequestFlowLinks)
 
 
-class EventLinks(Links):
+class EventLinks(_Kept):
     organisation: str | None = None
     creditor: str | None = None
     customer: str | None = None
@@ -210,7 +218,7 @@ class EventLinks(Links):
     parent_event: str | None = None
 
 
-class EventDetails(GoCardlessModel):
+class EventDetails(_Kept):
     origin: str | None = None
     cause: str | None = None
     description: str | None = None
@@ -221,7 +229,7 @@ class EventDetails(GoCardlessModel):
     property: str | None = None
 
 
-class Event(GoCardlessModel):
+class Event(_Kept):
     # Null on `organisations`/`disconnected`, which GoCardless sends without an id.
     id: str | None = None
     created_at: datetime | None = None
