@@ -21,9 +21,9 @@ CAPACITY = 50 * BATCH
 
 
 class PaymentFeed:
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(self, capacity: int | None = None) -> None:
         self._items: deque[Ready] = deque()
-        self._capacity = capacity
+        self._capacity = capacity or CAPACITY
         self._changed = asyncio.Condition()
         # No more will come: the reader takes what makes a full batch, and no partial one.
         self._closed = False

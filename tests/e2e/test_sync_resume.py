@@ -4,6 +4,7 @@ is created twice even when the CRM applied a batch whose answer we never recorde
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -16,11 +17,12 @@ from sqlalchemy.pool import NullPool
 
 from app.jobs.worker import drain
 from app.models import GcCustomer, GcPayment, Lease, SyncChain
-from app.services import leases
+from app.services import leases, sync_feed
 from app.services.crm_push import IN_FLIGHT_PER_SLOT
 from app.services.ownership import NAMESPACE, Owner
 from app.services.sync import run_sync
 from app.simulators.common import FaultConfig
+from app.simulators.zoho.faults import FaultRule
 from tests.e2e.harness import (
     CUSTOMERS,
     GOCARDLESS,
@@ -384,4 +386,44 @@ async def test_a_stop_between_pages_resumes_from_the_cursor(seeded: World) -> No
     assert (await sync_status(world, installed))["state"] == "succeeded"
     # At most the pages in flight (the one being stored, the one fetched ahead) again.
     await assert_each_page_read_once_but_those_in_flight(world)
+    assert_complete(world)
+
+
+async def test_a_crm_failing_payments_mid_listing_loses_none_and_never_holds_the_listing(
+    seeded: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = seeded
+    # A feed smaller than what the listing brings after the failure.
+    monkeypatch.setattr(sync_feed, "CAPACITY", 100)
+    installed = await connect(world)
+    failing = FaultRule(path_contains=f"/{PAYMENTS}/upsert", status=503)
+    # The first batch of payments fed from the listing meets a CRM that keeps failing.
+    world.router.trip(
+        "POST",
+        f"{ZOHO}/crm/v8/{PAYMENTS}/upsert",
+        nth=1,
+        action=lambda: world.zoho.faults.append(failing),
+    )
+    await start_sync(world, installed)
+    # (A feed that held the listing back would never let this return.)
+    await asyncio.wait_for(run_sync(world.runtime, installed.installation_id), 60)
+
+    # The listing went on to its end at its own pace (the feed dropped what the failed
+    # writer no longer took): every page read once.
+    listed = await chains(world)
+    assert all(chain.done for chain in listed.values())
+    await assert_each_page_read_once_but_those_in_flight(world, crashes=0)
+    # What the feed dropped is pending in the mirror, not lost.
+    run = await sync_run(world, installed.installation_id)
+    assert (run.state, run.stage) == ("running", "crm_payments")
+    async with world.runtime.sessionmaker() as session:
+        pending = await session.scalar(
+            select(func.count()).select_from(GcPayment).where(GcPayment.crm_state == "pending")
+        )
+    assert pending and pending + crm_record_count(world, PAYMENTS) == PAYMENT_COUNT
+
+    world.zoho.faults.clear()
+    await let_time_pass(world)
+    await drain(world.runtime)
+    assert (await sync_status(world, installed))["state"] == "succeeded"
     assert_complete(world)
