@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -42,6 +42,10 @@ class Due:
 
     payment_ids: list[str]
     record_ids: dict[str, str | None]
+    # The rows as the write sent them, by id, and when they were fetched: the CRM's fields
+    # need not be read back (only those the write leaves alone).
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fetched_at: datetime | None = None
 
 
 NOTHING_DUE = Due([], {})
@@ -263,6 +267,8 @@ async def store_payments(
         due = Due(
             [row["id"] for row in rows if not row["crm_hold"]],
             {m: link.record_id for m, link in links.items() if not link.waiting},
+            {row["id"]: row for row in rows},
+            fetched_at,
         )
 
     def newest_wins(statement: Insert) -> Insert:
