@@ -228,12 +228,13 @@ async def payment_batch(
 async def ready_payments(
     session: AsyncSession, installation_id: uuid.UUID, due: Due
 ) -> list[Ready]:
-    """The payments a write made due, as records, read in the write's own session: those
-    still pending and not held (a row the write did not change keeps its state)."""
+    """The payments a write made due, as records: those still pending and not held (a row
+    the write did not change keeps its state), read in the write's own session unless the
+    write returned them."""
     if not due.payment_ids:
         return []
     if due.written:
-        return await _ready_written(session, installation_id, due)
+        return _ready_written(due)
     rows = cast(
         Sequence[PaymentFields],
         (
@@ -252,36 +253,10 @@ async def ready_payments(
     ]
 
 
-async def _ready_written(
-    session: AsyncSession, installation_id: uuid.UUID, due: Due
-) -> list[Ready]:
-    """As `ready_payments`, for rows the write sent: only the columns it leaves alone are
-    read (a page of Sync Now read whole cost more of our CPU than its upserts' answers).
-    A row whose stored copy is newer than the write's is left to the CRM stages."""
-    rows = await session.execute(
-        select(
-            GcPayment.id, GcPayment.crm_version, GcPayment.failure_reason, GcPayment.payout_date
-        ).where(
-            _due(GcPayment, installation_id, None),
-            one_of(session, GcPayment.id, due.payment_ids),
-            GcPayment.crm_hold.is_(False),
-            GcPayment.fetched_at == due.fetched_at,
-        )
-    )
+def _ready_written(due: Due) -> list[Ready]:
     ready: list[Ready] = []
-    for payment_id, version, failure_reason, payout_date in rows.all():
-        sent = due.written[payment_id]
-        payment = cast(
-            PaymentFields,
-            SimpleNamespace(
-                **{
-                    **sent,
-                    "failure_reason": failure_reason,
-                    "payout_date": payout_date,
-                    "crm_version": version,
-                }
-            ),
-        )
+    for payment_id, row in due.written.items():
+        payment = cast(PaymentFields, SimpleNamespace(**row))
         record_id = due.record_ids.get(payment.mandate_id or "")
-        ready.append((payment_record(payment, record_id), (payment_id, version)))
+        ready.append((payment_record(payment, record_id), (payment_id, payment.crm_version)))
     return ready

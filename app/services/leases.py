@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +71,16 @@ class HeldLease:
         self.check_not_stopping()
         if not await held(session, self.name, self.owner):
             raise self.lost()
+
+    def holds(self) -> ColumnElement[bool]:
+        """The lease is still ours, as a condition of the statement that records a step: it
+        writes nothing otherwise (the caller raises `lost()`), and the lease row stays
+        locked until the transaction commits. A round trip less than `keep`."""
+        return exists(
+            select(Lease.name)
+            .where(Lease.name == self.name, Lease.owner == self.owner)
+            .with_for_update(read=True)
+        )
 
     def check_not_stopping(self) -> None:
         """Raise Stopping once this process is shutting down."""

@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    Row,
     Table,
     and_,
     bindparam,
@@ -42,10 +43,8 @@ class Due:
 
     payment_ids: list[str]
     record_ids: dict[str, str | None]
-    # The rows as the write sent them, by id, and when they were fetched: the CRM's fields
-    # need not be read back (only those the write leaves alone).
+    # The due rows as they now stand, by id, when the write returned them: nothing to read.
     written: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fetched_at: datetime | None = None
 
 
 NOTHING_DUE = Due([], {})
@@ -256,7 +255,7 @@ async def store_payments(
         }
         for p in _latest(payments)
     ]
-    due = NOTHING_DUE
+    links: dict[str, CustomerLink] = {}
     if hold_unlinked:
         links = await customer_links(
             session, installation_id, {r["mandate_id"] for r in rows if r["mandate_id"]}
@@ -264,12 +263,6 @@ async def store_payments(
         for row in rows:
             link = links.get(row["mandate_id"] or "")
             row["crm_hold"] = bool(row["mandate_id"]) and (link is None or link.waiting)
-        due = Due(
-            [row["id"] for row in rows if not row["crm_hold"]],
-            {m: link.record_id for m, link in links.items() if not link.waiting},
-            {row["id"]: row for row in rows},
-            fetched_at,
-        )
 
     def newest_wins(statement: Insert) -> Insert:
         excluded = statement.excluded
@@ -286,8 +279,40 @@ async def store_payments(
             where=GcPayment.fetched_at <= excluded.fetched_at,
         )
 
-    await _upsert_rows(session, GcPayment, rows, newest_wins)
-    return due
+    if not hold_unlinked:
+        await _upsert_rows(session, GcPayment, rows, newest_wins)
+        return NOTHING_DUE
+    # What the CRM's fields need beyond the page: the columns the write leaves alone.
+    written = await _upsert_rows(
+        session,
+        GcPayment,
+        rows,
+        newest_wins,
+        returning=(
+            GcPayment.id,
+            GcPayment.crm_state,
+            GcPayment.crm_hold,
+            GcPayment.crm_version,
+            GcPayment.failure_reason,
+            GcPayment.payout_date,
+        ),
+    )
+    sent = {row["id"]: row for row in rows}
+    due = {
+        payment_id: {
+            **sent[payment_id],
+            "crm_version": version,
+            "failure_reason": failure_reason,
+            "payout_date": payout_date,
+        }
+        for payment_id, state, hold, version, failure_reason, payout_date in map(tuple, written)
+        if state == CrmState.pending.value and not hold
+    }
+    return Due(
+        list(due),
+        {m: link.record_id for m, link in links.items() if not link.waiting},
+        due,
+    )
 
 
 def _bump() -> dict[str, Any]:
@@ -371,9 +396,10 @@ async def _upsert_rows(
     model: type[Any],
     rows: list[dict[str, Any]],
     on_conflict: Callable[[Insert], Insert],
-) -> None:
+    returning: Sequence[Any] = (),
+) -> list[Row[Any]]:
     """Insert a page of rows (every row with the same keys), `on_conflict` deciding what an
-    existing row keeps.
+    existing row keeps; returns `returning` of each row written (not of those it kept).
 
     Through the Core table, never the ORM's bulk insert, which splits a page into a
     statement per pattern of NULL columns. On PostgreSQL the page goes as one array per
@@ -385,8 +411,11 @@ async def _upsert_rows(
     """
     table = cast(Table, model.__table__)
     if session.get_bind().dialect.name != "postgresql" or len(rows) < UNNEST_FROM_ROWS:
-        await session.execute(on_conflict(insert(table)), rows)
-        return
+        statement = on_conflict(insert(table))
+        if returning:
+            return list((await session.execute(statement.returning(*returning), rows)).all())
+        await session.execute(statement, rows)
+        return []
     names = list(rows[0])
     page = (
         func.unnest(
@@ -400,8 +429,13 @@ async def _upsert_rows(
         .table_valued(*names)
         .render_derived(name="page")
     )
-    statement = insert(table).from_select(names, select(*(page.c[name] for name in names)))
-    await session.execute(on_conflict(statement))
+    statement = on_conflict(
+        insert(table).from_select(names, select(*(page.c[name] for name in names)))
+    )
+    if returning:
+        return list((await session.execute(statement.returning(*returning))).all())
+    await session.execute(statement)
+    return []
 
 
 async def _known_ids(

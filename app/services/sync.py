@@ -70,7 +70,7 @@ from app.services.sync_progress import describe_sync
 log = get_logger("app.services.sync")
 
 # Chains listed at once: enough to keep GoCardless's rate limit busy at 100 ms a call.
-PARALLEL_CHAINS = 3
+PARALLEL_CHAINS = 4
 
 
 class SyncAlreadyDone(AppError):

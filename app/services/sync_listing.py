@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, text, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.gocardless.client import GoCardlessClient
@@ -170,16 +171,17 @@ async def _store_page(
 
         async def write() -> None:
             async with runtime.sessionmaker() as session, session.begin():
-                await lease.keep(session)
+                lease.check_not_stopping()
                 stored = await _store_items(
                     session, installation, chain.resource, items, fetched_at, contacts
                 )
                 due[:] = await ready_payments(session, installation.id, stored)
-                await session.execute(
+                moved = await session.execute(
                     update(SyncChain)
                     .where(
                         SyncChain.installation_id == installation.id,
                         SyncChain.name == chain.name,
+                        lease.holds(),
                     )
                     .values(
                         cursor=page.after,
@@ -191,7 +193,10 @@ async def _store_page(
                         started_at=chain.started_at or fetched_at,
                         finished_at=None if page.after else now,
                     )
+                    .execution_options(synchronize_session=False)
                 )
+                if not cast(CursorResult[Any], moved).rowcount:
+                    raise lease.lost()
 
         # A chain stopped because another failed still stores the page it has in hand.
         await uninterrupted(write())
