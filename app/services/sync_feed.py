@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from app.services.crm_batches import BATCH, Batch, Ready, batch_of
 
 # Records held at most: a listing ahead of the CRM waits rather than fill the memory.
-CAPACITY = 100 * BATCH
+CAPACITY = 200 * BATCH
 
 
 class PaymentFeed:
