@@ -218,11 +218,8 @@ async def payment_batch(
                     picked.append((payment, link.record_id if link else None))
     if not picked or after is None:
         return None
-    return Batch(
-        [payment_record(p, record_id) for p, record_id in picked],
-        [(p.id, p.crm_version) for p, _ in picked],
-        after,
-    )
+    ready = [_ready(p, record_id) for p, record_id in picked]
+    return Batch([record for record, _ in ready], [key for _, key in ready], after)
 
 
 async def ready_payments(
@@ -233,30 +230,25 @@ async def ready_payments(
     write returned them."""
     if not due.payment_ids:
         return []
+    rows: Sequence[PaymentFields]
     if due.written:
-        return _ready_written(due)
-    rows = cast(
-        Sequence[PaymentFields],
-        (
-            await session.execute(
-                select(*_PAYMENT_COLUMNS).where(
-                    _due(GcPayment, installation_id, None),
-                    one_of(session, GcPayment.id, due.payment_ids),
-                    GcPayment.crm_hold.is_(False),
+        # The write returned the rows as they now stand: nothing to read.
+        rows = [cast(PaymentFields, SimpleNamespace(**row)) for row in due.written.values()]
+    else:
+        rows = cast(
+            Sequence[PaymentFields],
+            (
+                await session.execute(
+                    select(*_PAYMENT_COLUMNS).where(
+                        _due(GcPayment, installation_id, None),
+                        one_of(session, GcPayment.id, due.payment_ids),
+                        GcPayment.crm_hold.is_(False),
+                    )
                 )
-            )
-        ).all(),
-    )
-    return [
-        (payment_record(p, due.record_ids.get(p.mandate_id or "")), (p.id, p.crm_version))
-        for p in rows
-    ]
+            ).all(),
+        )
+    return [_ready(p, due.record_ids.get(p.mandate_id or "")) for p in rows]
 
 
-def _ready_written(due: Due) -> list[Ready]:
-    ready: list[Ready] = []
-    for payment_id, row in due.written.items():
-        payment = cast(PaymentFields, SimpleNamespace(**row))
-        record_id = due.record_ids.get(payment.mandate_id or "")
-        ready.append((payment_record(payment, record_id), (payment_id, payment.crm_version)))
-    return ready
+def _ready(payment: PaymentFields, customer_record_id: str | None) -> Ready:
+    return payment_record(payment, customer_record_id), (payment.id, payment.crm_version)
