@@ -227,7 +227,12 @@ async def list_payments(request: Request, ctx: ApiContext = Depends(api_context)
         sort_key = lambda p: p.charge_date  # noqa: E731 - chosen per request
     page = paged(
         lambda: ctx.org.payments.page(
-            query.page, narrow=narrow, keep=keep, sort_key=sort_key, descending=direction == "desc"
+            query.page,
+            narrow=narrow,
+            keep=keep,
+            sort_key=sort_key,
+            descending=direction == "desc",
+            created=query.created_side if query.created_at else None,
         )
     )
     return listing("payments", page, query.page, Payment.to_json)

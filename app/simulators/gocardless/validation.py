@@ -151,6 +151,14 @@ class ListQuery:
         shown = _shown(moment)
         return all(_compare(shown, op, bound) for op, bound in self.created_at)
 
+    def created_side(self, moment: datetime) -> int:
+        """-1 before the created_at window, 1 after it, 0 in it (see `created_ok`)."""
+        shown = _shown(moment)
+        bounds = self.created_at
+        if not all(_compare(shown, op, bound) for op, bound in bounds if op in ("gt", "gte")):
+            return -1
+        return 0 if all(_compare(shown, op, bound) for op, bound in bounds) else 1
+
     def range_ok(self, name: str, day: date) -> bool:
         return all(_compare(day, op, bound) for op, bound in self.ranges.get(name, []))
 
