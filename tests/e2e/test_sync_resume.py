@@ -17,9 +17,10 @@ from sqlalchemy.pool import NullPool
 
 from app.jobs.worker import drain
 from app.models import GcCustomer, GcPayment, Lease, SyncChain
-from app.services import leases, sync_feed
+from app.services import leases
 from app.services.crm_push import IN_FLIGHT_PER_SLOT
 from app.services.ownership import NAMESPACE, Owner
+from app.services.sync import feed as sync_feed
 from app.services.sync import run_sync
 from app.simulators.common import FaultConfig
 from app.simulators.zoho.faults import FaultRule

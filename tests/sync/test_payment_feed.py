@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from app.services.crm_batches import BATCH, Ready
-from app.services.sync_feed import PaymentFeed
+from app.services.sync.feed import PaymentFeed
 
 
 def ready(first: int, count: int) -> list[Ready]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.models import SyncRun
-from app.services.sync_chains import MIN_SPLIT_PAGES, Chain, pages_left, plan_split
-from app.services.sync_progress import estimate_sync
+from app.services.sync.chains import MIN_SPLIT_PAGES, Chain, pages_left, plan_split
+from app.services.sync.progress import estimate_sync
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

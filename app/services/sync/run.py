@@ -1,7 +1,7 @@
 """Sync Now: one durable, resumable copy of every GoCardless customer and payment into the CRM.
 
 Customers (matched to Contacts as they are stored), mandates and payments are listed at
-once, in cursor chains (`sync_chains`), while the CRM upserts run alongside; what is left
+once, in cursor chains (`chains`), while the CRM upserts run alongside; what is left
 then goes to the CRM; the events of the meantime are replayed. Progress is stored as it is
 made (each chain's cursor with the page it belongs to, in one transaction; the CRM state on
 each mirror row), so a crash resumes every chain from its last finished page. A lease keeps
@@ -55,9 +55,9 @@ from app.services.installations import (
 from app.services.leases import HeldLease, LeaseLost, Stopping
 from app.services.mirror import release_held_payments
 from app.services.providers import gocardless_client, zoho_crm
-from app.services.sync_chains import Chain, load_chains, plan_split, split_chain
-from app.services.sync_feed import PaymentFeed
-from app.services.sync_listing import (
+from app.services.sync.chains import Chain, load_chains, plan_split, split_chain
+from app.services.sync.feed import PaymentFeed
+from app.services.sync.listing import (
     Contacts,
     PageCounter,
     analyze_mirror,
@@ -65,9 +65,9 @@ from app.services.sync_listing import (
     note_event_position,
     replay_events,
 )
-from app.services.sync_progress import describe_sync
+from app.services.sync.progress import describe_sync
 
-log = get_logger("app.services.sync")
+log = get_logger("app.services.sync.run")
 
 # Chains listed at once: enough to keep GoCardless's rate limit busy at 100 ms a call.
 PARALLEL_CHAINS = 4
@@ -239,7 +239,7 @@ async def _list_while_pushing(
     The chains are independent (customers, mandates, payment windows): listing them at once
     makes the listing take about its longest chain, or GoCardless's rate limit, rather than
     their sum. When a chain ends, the payments chain with the most left is split to fill its
-    slot (see `sync_chains`). Only full batches go to the CRM meanwhile, each module's
+    slot (see `chains`). Only full batches go to the CRM meanwhile, each module's
     partial batch waits for the CRM stages, and a payment waits for its customer's record
     (`crm_hold`), so every record is upserted once, with its lookups.
     """
@@ -249,7 +249,7 @@ async def _list_while_pushing(
     counter = PageCounter()
     page_stored = asyncio.Event()
     listing_done = False
-    # Payments go to the CRM as they are stored or let go (see `sync_feed`); customers are
+    # Payments go to the CRM as they are stored or let go (see `feed`); customers are
     # read back in batches (a single-table read), as their outcomes release payments.
     feed = PaymentFeed()
 

@@ -23,7 +23,7 @@ from app.schemas.installations import (
     SyncChainStatus,
     SyncStatus,
 )
-from app.services.sync_chains import (
+from app.services.sync.chains import (
     PAGE_SIZE,
     RESOURCES,
     Chain,

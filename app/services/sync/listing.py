@@ -1,4 +1,4 @@
-"""Sync Now's reads from GoCardless: each chain (see `sync_chains`) listed page by page into
+"""Sync Now's reads from GoCardless: each chain (see `chains`) listed page by page into
 the mirror, and the event stream noted at the start and replayed at the end.
 
 Each stored page moves its chain's stored cursor in the same transaction, so a crash loses
@@ -39,7 +39,7 @@ from app.services.mirror import (
     store_mandates,
     store_payments,
 )
-from app.services.sync_chains import PAGE_SIZE, Chain
+from app.services.sync.chains import PAGE_SIZE, Chain
 
 # Events are listed from a little before the noted point: ids deduplicate the overlap.
 EVENT_OVERLAP = timedelta(minutes=1)
