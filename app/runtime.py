@@ -46,7 +46,7 @@ class Runtime:
     # Sessions on `autocommit`, for reads (under READ COMMITTED each statement sees what is
     # committed when it starts either way, and BEGIN and ROLLBACK were half the round trips
     # of a CRM batch's read) and for writes whose statements each stand alone (a CRM
-    # batch's outcome, see crm_push._record).
+    # batch's outcome, see crm.push._record).
     reader: SessionMaker
     # Sessions outside the pool, for writes a request needs committed on their own (see db.py).
     unpooled_sessionmaker: SessionMaker

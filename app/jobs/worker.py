@@ -31,7 +31,7 @@ from app.log import get_logger
 from app.models import EventStatus, InboxEvent, Lease, OAuthState
 from app.runtime import Runtime
 from app.services.catch_up import catch_up_all
-from app.services.crm_scheduler import installations_with_changes, push_changes, push_installation
+from app.services.crm.scheduler import installations_with_changes, push_changes, push_installation
 from app.services.events import process_due_events
 from app.services.events.claims import due_installations
 from app.services.reconciliation import reconcile_due_customers

@@ -41,7 +41,7 @@ from app.models import (
 from app.money import MAX_DEBIT_MINOR_UNITS, InvalidAmount, MoneyError, to_minor_units
 from app.runtime import Runtime
 from app.schemas.invoices import PaymentOut
-from app.services.crm_push import push_now
+from app.services.crm.push import push_now
 from app.services.installations import require_gocardless
 from app.services.invoices import (
     MAX_REPLACEMENTS,

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from app.models import GcPayment, Lease, ZohoConnection
 from app.services import leases
-from app.services.crm_push import push_payments
+from app.services.crm.push import push_payments
 from app.services.events.processing import process_due_events
 from app.services.leases import HeldLease, LeaseLost
 from app.services.providers import zoho_crm

@@ -18,7 +18,7 @@ from sqlalchemy.pool import NullPool
 from app.jobs.worker import drain
 from app.models import GcCustomer, GcPayment, Lease, SyncChain
 from app.services import leases
-from app.services.crm_push import IN_FLIGHT_PER_SLOT
+from app.services.crm.push import IN_FLIGHT_PER_SLOT
 from app.services.ownership import NAMESPACE, Owner
 from app.services.sync import feed as sync_feed
 from app.services.sync import run_sync

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from app.services.crm_batches import BATCH, Ready
+from app.services.crm.batches import BATCH, Ready
 from app.services.sync.feed import PaymentFeed
 
 

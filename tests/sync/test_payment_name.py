@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.models import GcPayment
-from app.services.crm_batches import payment_record
+from app.services.crm.batches import payment_record
 
 
 def _payment(reference: str | None, metadata: dict[str, str]) -> GcPayment:

@@ -11,7 +11,7 @@ from sqlalchemy import select, text, update
 
 from app.models import GcPayment, GoCardlessConnection, InboxEvent, SyncRun
 from app.runtime import open_runtime
-from app.services.crm_scheduler import push_changes
+from app.services.crm.scheduler import push_changes
 from app.services.events import MAX_ATTEMPTS, process_due_events, replay_failed
 from app.settings import Settings
 from tests.sync.conftest import (

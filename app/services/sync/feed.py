@@ -14,7 +14,7 @@ import asyncio
 from collections import deque
 from collections.abc import Sequence
 
-from app.services.crm_batches import BATCH, Batch, Ready, batch_of
+from app.services.crm.batches import BATCH, Batch, Ready, batch_of
 
 # Records held at most: a listing ahead of the CRM waits rather than fill the memory.
 CAPACITY = 200 * BATCH

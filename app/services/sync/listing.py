@@ -28,8 +28,8 @@ from app.adapters.zoho.names import CONTACTS
 from app.db import uninterrupted
 from app.models import GcCustomer, GcMandate, GcPayment, Installation, SyncChain, SyncRun
 from app.runtime import Runtime
-from app.services.crm_batches import Ready, ready_payments
-from app.services.crm_push import TakeReady
+from app.services.crm.batches import Ready, ready_payments
+from app.services.crm.push import TakeReady
 from app.services.inbox import enqueue_events
 from app.services.leases import HeldLease
 from app.services.mirror import (

@@ -44,7 +44,7 @@ from app.runtime import Runtime
 from app.schemas.installations import SyncStatus
 from app.services import leases
 from app.services.authorization import inactive_reason
-from app.services.crm_push import crm_counts, push_customers, push_payments
+from app.services.crm.push import crm_counts, push_customers, push_payments
 from app.services.installations import (
     gocardless_active,
     gocardless_usable,

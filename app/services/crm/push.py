@@ -1,6 +1,6 @@
 """Push mirror rows the CRM hasn't seen into GoCardless_Customers / GoCardless_Payments.
 
-Batches (see `crm_batches`) are upserted by the GoCardless id, several at once up to the
+Batches (see `batches`) are upserted by the GoCardless id, several at once up to the
 org's concurrency cap. A row is marked synced only if it did not change while its upsert was
 in flight; a row the CRM refuses is kept with the CRM's reason; a CRM outage leaves rows
 pending with a growing retry delay, so nothing is lost.
@@ -43,7 +43,7 @@ from app.db import uninterrupted
 from app.log import get_logger
 from app.models import CrmState, GcCustomer, GcMandate, GcPayment, Lease
 from app.runtime import Runtime
-from app.services.crm_batches import (
+from app.services.crm.batches import (
     BATCH,
     Batch,
     Ready,
@@ -56,7 +56,7 @@ from app.services.crm_batches import (
 from app.services.leases import HeldLease
 from app.services.mirror import customer_links, release_payments_of_customers
 
-log = get_logger("app.services.crm_push")
+log = get_logger("app.services.crm.push")
 
 MAX_RETRY_DELAY = timedelta(minutes=10)
 # Batches in flight per Zoho slot: one on the wire, one reading or recording.

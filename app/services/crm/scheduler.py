@@ -21,10 +21,10 @@ from app.models import (
 )
 from app.runtime import Runtime
 from app.services import leases
-from app.services.crm_push import PushTally, push_customers, push_payments
+from app.services.crm.push import PushTally, push_customers, push_payments
 from app.services.providers import zoho_crm
 
-log = get_logger("app.services.crm_scheduler")
+log = get_logger("app.services.crm.scheduler")
 
 # Per tick and installation, so one busy org cannot starve the others.
 MAX_BATCHES = 20
