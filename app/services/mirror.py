@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from app.adapters.gocardless.models import Customer, Mandate, Payment, Payout
 from app.db import one_of
@@ -64,6 +66,27 @@ def _crm_queue(table: Any, fields: Sequence[str], excluded: Any) -> dict[str, An
 
 
 _CUSTOMER_FIELDS = ("email", "given_name", "family_name", "company_name", "gc_created_at")
+# The CRM-queue columns of a row new to the mirror: never written to the CRM yet.
+_NEW_IN_CRM_QUEUE = {
+    "crm_state": CrmState.pending.value,
+    "crm_version": 1,
+    "crm_synced_version": 0,
+    "crm_attempts": 0,
+}
+
+
+def _customers_newest_win(statement: Insert) -> Insert:
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[GcCustomer.installation_id, GcCustomer.id],
+        set_={
+            **{f: getattr(excluded, f) for f in (*_CUSTOMER_FIELDS, "email_normalized")},
+            "gc_metadata": excluded.gc_metadata,
+            "fetched_at": excluded.fetched_at,
+            **_crm_queue(GcCustomer, _CUSTOMER_FIELDS, excluded),
+        },
+        where=GcCustomer.fetched_at <= excluded.fetched_at,
+    )
 
 
 async def store_customers(
@@ -76,7 +99,6 @@ async def store_customers(
         return
     rows = [
         {
-            "installation_id": installation_id,
             "id": c.id,
             "email": c.email,
             "email_normalized": c.email.strip().lower() if c.email else None,
@@ -85,11 +107,6 @@ async def store_customers(
             "company_name": c.company_name,
             "gc_created_at": c.created_at,
             "gc_metadata": dict(c.metadata),
-            "fetched_at": fetched_at,
-            "crm_state": CrmState.pending.value,
-            "crm_version": 1,
-            "crm_synced_version": 0,
-            "crm_attempts": 0,
         }
         for c in _latest(customers)
     ]
@@ -107,22 +124,49 @@ async def store_customers(
     if waiting:
         known = await _known_ids(session, GcCustomer, installation_id, list(waiting.values()))
         waiting = {m: c for m, c in waiting.items() if c not in known}
-
-    def newest_wins(statement: Insert) -> Insert:
-        excluded = statement.excluded
-        return statement.on_conflict_do_update(
-            index_elements=[GcCustomer.installation_id, GcCustomer.id],
-            set_={
-                **{f: getattr(excluded, f) for f in (*_CUSTOMER_FIELDS, "email_normalized")},
-                "gc_metadata": excluded.gc_metadata,
-                "fetched_at": excluded.fetched_at,
-                **_crm_queue(GcCustomer, _CUSTOMER_FIELDS, excluded),
-            },
-            where=GcCustomer.fetched_at <= excluded.fetched_at,
-        )
-
-    await _upsert_rows(session, GcCustomer, rows, newest_wins)
+    await _upsert_rows(
+        session,
+        GcCustomer,
+        rows,
+        _customers_newest_win,
+        constants={
+            "installation_id": installation_id,
+            "fetched_at": fetched_at,
+            **_NEW_IN_CRM_QUEUE,
+        },
+    )
     await _requeue_payments(session, installation_id, list(waiting))
+
+
+_MANDATE_FIELDS = (
+    "customer_id",
+    "scheme",
+    "currency",
+    "status",
+    "reference",
+    "next_possible_charge_date",
+    "customer_bank_account_id",
+    "new_mandate_id",
+    "gc_created_at",
+    "fetched_at",
+)
+
+
+def _mandates_newest_win(statement: Insert) -> Insert:
+    excluded = statement.excluded
+    # A transferred mandate has a new bank account: its details are read again.
+    moved = GcMandate.customer_bank_account_id.is_distinct_from(excluded.customer_bank_account_id)
+    return statement.on_conflict_do_update(
+        index_elements=[GcMandate.installation_id, GcMandate.id],
+        set_={
+            **{name: getattr(excluded, name) for name in _MANDATE_FIELDS},
+            **{
+                name: case((moved, None), else_=getattr(GcMandate, name))
+                for name in ("bank_name", "account_number_ending", "account_holder_name")
+            },
+        },
+        where=GcMandate.fetched_at <= excluded.fetched_at,
+    )
 
 
 async def store_mandates(
@@ -136,7 +180,6 @@ async def store_mandates(
         return NOTHING_DUE
     rows = [
         {
-            "installation_id": installation_id,
             "id": m.id,
             "customer_id": m.links.customer,
             "scheme": m.scheme,
@@ -147,7 +190,6 @@ async def store_mandates(
             "customer_bank_account_id": m.links.customer_bank_account,
             "new_mandate_id": m.links.new_mandate,
             "gc_created_at": m.created_at,
-            "fetched_at": fetched_at,
         }
         for m in _latest(mandates)
     ]
@@ -168,29 +210,13 @@ async def store_mandates(
     if waiting:
         waiting -= await _known_ids(session, GcMandate, installation_id, list(waiting))
 
-    def newest_wins(statement: Insert) -> Insert:
-        excluded = statement.excluded
-        # A transferred mandate has a new bank account: its details are read again.
-        moved = GcMandate.customer_bank_account_id.is_distinct_from(
-            excluded.customer_bank_account_id
-        )
-        return statement.on_conflict_do_update(
-            index_elements=[GcMandate.installation_id, GcMandate.id],
-            set_={
-                **{
-                    key: getattr(excluded, key)
-                    for key in rows[0]
-                    if key not in ("installation_id", "id")
-                },
-                **{
-                    name: case((moved, None), else_=getattr(GcMandate, name))
-                    for name in ("bank_name", "account_number_ending", "account_holder_name")
-                },
-            },
-            where=GcMandate.fetched_at <= excluded.fetched_at,
-        )
-
-    await _upsert_rows(session, GcMandate, rows, newest_wins)
+    await _upsert_rows(
+        session,
+        GcMandate,
+        rows,
+        _mandates_newest_win,
+        constants={"installation_id": installation_id, "fetched_at": fetched_at},
+    )
     await _requeue_payments(session, installation_id, [m for m in waiting if m])
     if not held:
         return NOTHING_DUE
@@ -217,6 +243,27 @@ _PAYMENT_FIELDS = (
 )
 
 
+def _payments_newest_win(statement: Insert, *, hold: bool = False) -> Insert:
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[GcPayment.installation_id, GcPayment.id],
+        set_={
+            **{f: getattr(excluded, f) for f in _PAYMENT_FIELDS},
+            "gc_metadata": excluded.gc_metadata,
+            "gc_created_at": excluded.gc_created_at,
+            "fetched_at": excluded.fetched_at,
+            **_crm_queue(GcPayment, _PAYMENT_FIELDS, excluded),
+            **({"crm_hold": excluded.crm_hold} if hold else {}),
+        },
+        where=GcPayment.fetched_at <= excluded.fetched_at,
+    )
+
+
+def _payments_newest_win_or_hold(statement: Insert) -> Insert:
+    """Sync Now's: a stored payment also takes the hold decided for it."""
+    return _payments_newest_win(statement, hold=True)
+
+
 async def store_payments(
     session: AsyncSession,
     installation_id: uuid.UUID,
@@ -233,7 +280,6 @@ async def store_payments(
         return NOTHING_DUE
     rows = [
         {
-            "installation_id": installation_id,
             "id": p.id,
             "mandate_id": p.links.mandate,
             "amount": p.amount,
@@ -246,48 +292,32 @@ async def store_payments(
             "gc_metadata": dict(p.metadata),
             "invoice_id": invoice_of(p.metadata, zoho_org_id),
             "gc_created_at": p.created_at,
-            "fetched_at": fetched_at,
-            "crm_state": CrmState.pending.value,
-            "crm_version": 1,
-            "crm_synced_version": 0,
-            "crm_attempts": 0,
-            "crm_hold": False,
         }
         for p in _latest(payments)
     ]
-    links: dict[str, CustomerLink] = {}
-    if hold_unlinked:
-        links = await customer_links(
-            session, installation_id, {r["mandate_id"] for r in rows if r["mandate_id"]}
-        )
-        for row in rows:
-            link = links.get(row["mandate_id"] or "")
-            row["crm_hold"] = bool(row["mandate_id"]) and (link is None or link.waiting)
-
-    def newest_wins(statement: Insert) -> Insert:
-        excluded = statement.excluded
-        return statement.on_conflict_do_update(
-            index_elements=[GcPayment.installation_id, GcPayment.id],
-            set_={
-                **{f: getattr(excluded, f) for f in _PAYMENT_FIELDS},
-                "gc_metadata": excluded.gc_metadata,
-                "gc_created_at": excluded.gc_created_at,
-                "fetched_at": excluded.fetched_at,
-                **_crm_queue(GcPayment, _PAYMENT_FIELDS, excluded),
-                **({"crm_hold": excluded.crm_hold} if hold_unlinked else {}),
-            },
-            where=GcPayment.fetched_at <= excluded.fetched_at,
-        )
-
+    constants = {"installation_id": installation_id, "fetched_at": fetched_at, **_NEW_IN_CRM_QUEUE}
     if not hold_unlinked:
-        await _upsert_rows(session, GcPayment, rows, newest_wins)
+        await _upsert_rows(
+            session,
+            GcPayment,
+            rows,
+            _payments_newest_win,
+            constants={**constants, "crm_hold": False},
+        )
         return NOTHING_DUE
+    links = await customer_links(
+        session, installation_id, {r["mandate_id"] for r in rows if r["mandate_id"]}
+    )
+    for row in rows:
+        link = links.get(row["mandate_id"] or "")
+        row["crm_hold"] = bool(row["mandate_id"]) and (link is None or link.waiting)
     # What the CRM's fields need beyond the page: the columns the write leaves alone.
     written = await _upsert_rows(
         session,
         GcPayment,
         rows,
-        newest_wins,
+        _payments_newest_win_or_hold,
+        constants=constants,
         returning=(
             GcPayment.id,
             GcPayment.crm_state,
@@ -396,46 +426,64 @@ async def _upsert_rows(
     model: type[Any],
     rows: list[dict[str, Any]],
     on_conflict: Callable[[Insert], Insert],
+    *,
+    constants: Mapping[str, Any],
     returning: Sequence[Any] = (),
 ) -> list[Row[Any]]:
-    """Insert a page of rows (every row with the same keys), `on_conflict` deciding what an
-    existing row keeps; returns `returning` of each row written (not of those it kept).
+    """Insert a page of rows (every row with the same keys, plus `constants`, the columns
+    alike in every row), `on_conflict` deciding what an existing row keeps; returns
+    `returning` of each row written (not of those it kept).
 
     Through the Core table, never the ORM's bulk insert, which splits a page into a
     statement per pattern of NULL columns. On PostgreSQL the page goes as one array per
     column, unnested into one statement: an executemany runs the executor once per row,
     which cost about as much database CPU as the rows' writes, and its parameters cost
-    client CPU per row. SQLite (the demo) takes the rows as an executemany, and so do a
-    few rows (a payment the widget just created): the unnest statement is built afresh each
-    time, which costs more than it saves below a page.
+    client CPU per row. The statement is built once per shape and takes the page as
+    parameters, the constants as scalars. SQLite (the demo) takes the rows as an
+    executemany, and so do a few rows (a payment the widget just created), where an
+    unnest statement costs more than it saves.
     """
     table = cast(Table, model.__table__)
     if session.get_bind().dialect.name != "postgresql" or len(rows) < UNNEST_FROM_ROWS:
         statement = on_conflict(insert(table))
+        whole = [{**row, **constants} for row in rows]
         if returning:
-            return list((await session.execute(statement.returning(*returning), rows)).all())
-        await session.execute(statement, rows)
+            return list((await session.execute(statement.returning(*returning), whole)).all())
+        await session.execute(statement, whole)
         return []
-    names = list(rows[0])
+    names = tuple(rows[0])
+    params: dict[str, Any] = {f"page_{name}": [row[name] for row in rows] for name in names}
+    params.update({f"one_{name}": value for name, value in constants.items()})
+    page = _unnest_upsert(table, names, tuple(constants), on_conflict, tuple(returning))
+    if returning:
+        return list((await session.execute(page, params)).all())
+    await session.execute(page, params)
+    return []
+
+
+@cache
+def _unnest_upsert(
+    table: Table,
+    names: tuple[str, ...],
+    constants: tuple[str, ...],
+    on_conflict: Callable[[Insert], Insert],
+    returning: tuple[Any, ...],
+) -> Executable:
+    """The insert of one page shape, built once: building it and its cache key cost about a
+    millisecond of a page's store."""
     page = (
-        func.unnest(
-            *(
-                bindparam(
-                    f"page_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type)
-                )
-                for name in names
-            )
-        )
+        func.unnest(*(bindparam(f"page_{name}", type_=ARRAY(table.c[name].type)) for name in names))
         .table_valued(*names)
         .render_derived(name="page")
     )
+    values = [
+        *(page.c[name] for name in names),
+        *(bindparam(f"one_{name}", type_=table.c[name].type) for name in constants),
+    ]
     statement = on_conflict(
-        insert(table).from_select(names, select(*(page.c[name] for name in names)))
+        insert(table).from_select([*names, *constants], select(*values).select_from(page))
     )
-    if returning:
-        return list((await session.execute(statement.returning(*returning))).all())
-    await session.execute(statement)
-    return []
+    return statement.returning(*returning) if returning else statement
 
 
 async def _known_ids(

@@ -280,8 +280,8 @@ class ZohoCRM:
             else:
                 action = "update" if "updated" in message else "insert"
             duplicate = row.get("duplicate_field")
-            # Every value is typed above: no validation for each of a sync's 250,000 rows.
-            return UpsertedRecord.model_construct(
+            # Built validated: pydantic's model_construct, in Python, took twice as long.
+            return UpsertedRecord(
                 index=index,
                 id=str(details["id"]),
                 action=action,
