@@ -118,7 +118,7 @@ async def test_an_older_upsert_landing_late_is_written_again(world: World) -> No
 
 
 async def test_a_push_that_lost_its_lease_records_nothing_and_stops(world: World) -> None:
-    """Outcomes are recorded one autocommit statement each, the lease checked within it: a
+    """Outcomes are recorded in autocommit statements, the lease checked within each: a
     process that lost the lease mid-batch leaves the row to the new owner."""
     installed, _, payment_id = await invoice_payment(world)
     async with world.runtime.sessionmaker() as session:
