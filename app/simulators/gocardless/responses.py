@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pydantic_core import to_json
 from starlette.responses import JSONResponse
 
 from app.simulators.gocardless import errors
@@ -18,10 +19,19 @@ def single(envelope: str, body: dict[str, Any], status: int = 200) -> JSONRespon
     return JSONResponse({envelope: body}, status_code=status)
 
 
+class _ListResponse(JSONResponse):
+    """A list page, written by pydantic-core's encoder: the standard library's took a fifth
+    of the simulator's time in a 200,000-payment Sync Now, on the cores our side shares in
+    the benchmark. The content is JSON's own types only, written alike by both."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
+
+
 def listing(
     envelope: str, page: Page[R], query: PageQuery, render: Callable[[R], dict[str, Any]]
 ) -> JSONResponse:
-    return JSONResponse(
+    return _ListResponse(
         {
             envelope: [render(item) for item in page.items],
             "meta": {"cursors": {"before": page.before, "after": page.after}, "limit": query.limit},
