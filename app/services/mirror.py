@@ -75,18 +75,32 @@ _NEW_IN_CRM_QUEUE = {
 }
 
 
-def _customers_newest_win(statement: Insert) -> Insert:
-    excluded = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=[GcCustomer.installation_id, GcCustomer.id],
-        set_={
-            **{f: getattr(excluded, f) for f in (*_CUSTOMER_FIELDS, "email_normalized")},
-            "gc_metadata": excluded.gc_metadata,
-            "fetched_at": excluded.fetched_at,
-            **_crm_queue(GcCustomer, _CUSTOMER_FIELDS, excluded),
-        },
-        where=GcCustomer.fetched_at <= excluded.fetched_at,
-    )
+def _newest_wins(
+    model: Any, copied: Sequence[str], queued: Sequence[str]
+) -> Callable[[Insert], Insert]:
+    """A mirror table's conflict rule: a row read later replaces the `copied` columns, and
+    queues a CRM upsert when one of the `queued` fields changed. Made once per table (and
+    variant), so the insert built from it is cached (`_unnest_upsert`)."""
+
+    def on_conflict(statement: Insert) -> Insert:
+        excluded = statement.excluded
+        return statement.on_conflict_do_update(
+            index_elements=[model.installation_id, model.id],
+            set_={
+                **{f: getattr(excluded, f) for f in copied},
+                **_crm_queue(model, queued, excluded),
+            },
+            where=model.fetched_at <= excluded.fetched_at,
+        )
+
+    return on_conflict
+
+
+_customers_newest_win = _newest_wins(
+    GcCustomer,
+    (*_CUSTOMER_FIELDS, "email_normalized", "gc_metadata", "fetched_at"),
+    _CUSTOMER_FIELDS,
+)
 
 
 async def store_customers(
@@ -243,25 +257,12 @@ _PAYMENT_FIELDS = (
 )
 
 
-def _payments_newest_win(statement: Insert, *, hold: bool = False) -> Insert:
-    excluded = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=[GcPayment.installation_id, GcPayment.id],
-        set_={
-            **{f: getattr(excluded, f) for f in _PAYMENT_FIELDS},
-            "gc_metadata": excluded.gc_metadata,
-            "gc_created_at": excluded.gc_created_at,
-            "fetched_at": excluded.fetched_at,
-            **_crm_queue(GcPayment, _PAYMENT_FIELDS, excluded),
-            **({"crm_hold": excluded.crm_hold} if hold else {}),
-        },
-        where=GcPayment.fetched_at <= excluded.fetched_at,
-    )
-
-
-def _payments_newest_win_or_hold(statement: Insert) -> Insert:
-    """Sync Now's: a stored payment also takes the hold decided for it."""
-    return _payments_newest_win(statement, hold=True)
+_PAYMENT_COPIED = (*_PAYMENT_FIELDS, "gc_metadata", "gc_created_at", "fetched_at")
+_payments_newest_win = _newest_wins(GcPayment, _PAYMENT_COPIED, _PAYMENT_FIELDS)
+# Sync Now's: a stored payment also takes the hold decided for it.
+_payments_newest_win_or_hold = _newest_wins(
+    GcPayment, (*_PAYMENT_COPIED, "crm_hold"), _PAYMENT_FIELDS
+)
 
 
 async def store_payments(

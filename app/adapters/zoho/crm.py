@@ -272,12 +272,8 @@ class ZohoCRM:
                     message="Zoho reported success without a record id",
                     details=details,
                 )
-            action: Literal["insert", "update"]
-            if row.get("action") == "insert":
-                action = "insert"
-            elif row.get("action") == "update":
-                action = "update"
-            else:
+            action = row.get("action")
+            if action not in ("insert", "update"):
                 action = "update" if "updated" in message else "insert"
             duplicate = row.get("duplicate_field")
             # Built validated: pydantic's model_construct, in Python, took twice as long.
