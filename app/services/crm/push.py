@@ -91,6 +91,7 @@ async def push_customers(
     lease: HeldLease | None = None,
     full_batches_only: bool = False,
     on_released: TakeReady | None = None,
+    halt: asyncio.Event | None = None,
 ) -> PushTally:
     """Push pending customers; `on_released` takes the payments each batch's outcome lets
     go (held for their customer by Sync Now), instead of their being read back later."""
@@ -101,7 +102,7 @@ async def push_customers(
         CUSTOMERS,
         installation_id,
         partial(customer_batch, runtime, installation_id),
-        _Limits(max_batches, full_batches_only),
+        _Limits(max_batches, full_batches_only, halt),
         lease,
         on_released,
     )
@@ -116,6 +117,7 @@ async def push_payments(
     lease: HeldLease | None = None,
     full_batches_only: bool = False,
     read: ReadBatch | None = None,
+    halt: asyncio.Event | None = None,
 ) -> PushTally:
     """Push pending payments, read from the mirror in batches, or from `read`."""
     return await _push(
@@ -125,7 +127,7 @@ async def push_payments(
         PAYMENTS,
         installation_id,
         read or partial(payment_batch, runtime, installation_id),
-        _Limits(max_batches, full_batches_only),
+        _Limits(max_batches, full_batches_only, halt),
         lease,
     )
 
@@ -136,6 +138,11 @@ class _Limits:
     # While rows are still arriving (Sync Now's listing), a short batch waits for more, so
     # each module's partial batch goes out once, at the end: the fewest upserts possible.
     full_batches_only: bool
+    # Once set, no batch is read or sent any more; those in flight finish and are recorded.
+    halt: asyncio.Event | None = None
+
+    def halted(self) -> bool:
+        return self.halt is not None and self.halt.is_set()
 
 
 async def _push(
@@ -163,10 +170,12 @@ async def _push(
     try:
         for _ in range(limits.max_batches):
             # A failed batch means the CRM is unwell: stop feeding it, retry later.
-            if tally.deferred:
+            if tally.deferred or limits.halted():
                 break
             batch = await read(after)
-            if batch is None or (limits.full_batches_only and len(batch.keys) < BATCH):
+            if batch is None or limits.halted():
+                break
+            if limits.full_batches_only and len(batch.keys) < BATCH:
                 break
             after = batch.last_id
             running.add(

@@ -252,6 +252,7 @@ async def _list_while_pushing(
     # Payments go to the CRM as they are stored or let go (see `feed`); customers are
     # read back in batches (a single-table read), as their outcomes release payments.
     feed = PaymentFeed()
+    halt = asyncio.Event()
 
     async def push_customers_alongside() -> None:
         while not listing_done:
@@ -264,6 +265,7 @@ async def _list_while_pushing(
                 lease=lease,
                 full_batches_only=True,
                 on_released=feed.put,
+                halt=halt,
             )
             await page_stored.wait()
 
@@ -277,6 +279,7 @@ async def _list_while_pushing(
                 lease=lease,
                 full_batches_only=True,
                 read=feed.read,
+                halt=halt,
             )
         finally:
             # A CRM that failed a batch gets no more until the CRM stages: what the listing
@@ -347,10 +350,22 @@ async def _list_while_pushing(
         await feed.close()
         # Rows the pusher has in flight are not read again until it has recorded them.
         await payments_pusher
-    except BaseException:
-        for task in (*listers, *pushers):
+    except BaseException as exc:
+        for task in listers:
             task.cancel()
-        await asyncio.gather(*listers, *pushers, return_exceptions=True)
+        await asyncio.gather(*listers, return_exceptions=True)
+        if isinstance(exc, Exception) and not isinstance(exc, LeaseLost):
+            # The listing failed (an outage pauses the sync, a refusal fails it): the CRM
+            # upserts on the wire finish and are recorded, or they would all go again when
+            # the sync resumes. The lease lost, or the task cancelled, they stop at once.
+            halt.set()
+            listing_done = True
+            page_stored.set()
+            await feed.stop()
+        else:
+            for task in pushers:
+                task.cancel()
+        await asyncio.gather(*pushers, return_exceptions=True)
         raise
 
 
