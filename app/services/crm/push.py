@@ -117,7 +117,6 @@ async def push_payments(
     lease: HeldLease | None = None,
     full_batches_only: bool = False,
     read: ReadBatch | None = None,
-    halt: asyncio.Event | None = None,
 ) -> PushTally:
     """Push pending payments, read from the mirror in batches, or from `read`."""
     return await _push(
@@ -127,7 +126,7 @@ async def push_payments(
         PAYMENTS,
         installation_id,
         read or partial(payment_batch, runtime, installation_id),
-        _Limits(max_batches, full_batches_only, halt),
+        _Limits(max_batches, full_batches_only),
         lease,
     )
 

@@ -279,7 +279,6 @@ async def _list_while_pushing(
                 lease=lease,
                 full_batches_only=True,
                 read=feed.read,
-                halt=halt,
             )
         finally:
             # A CRM that failed a batch gets no more until the CRM stages: what the listing
@@ -358,6 +357,8 @@ async def _list_while_pushing(
             # The listing failed (an outage pauses the sync, a refusal fails it): the CRM
             # upserts on the wire finish and are recorded, or they would all go again when
             # the sync resumes. The lease lost, or the task cancelled, they stop at once.
+            # The customers' writer reads the mirror and stops at the halt; the payments'
+            # reads the feed, which once stopped gives it no more batches.
             halt.set()
             listing_done = True
             page_stored.set()
