@@ -69,10 +69,9 @@ TRANSITION_HOUR = 7
 def timestamp(moment: datetime) -> str:
     """`2014-01-01T12:00:00.000Z`: UTC with milliseconds, as every GoCardless timestamp."""
     # isoformat, not strftime: several times cheaper, and every listed resource has one.
-    # Not cached: a Sync Now lists each resource once, so a cache of them only missed (and
-    # took 2.5 times the formatting's own time evicting).
-    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    return utc.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+    # Not cached: a Sync Now lists each resource once, so a cache of them only missed and
+    # evicted (290,000 timestamps: 1.28-1.63 s through one, 1.03 s without).
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def parse_timestamp(value: str) -> datetime | None:
