@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -28,11 +27,6 @@ SIMULATOR_PORTS = {"gocardless": 8001, "zoho": 8002}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Authlib warns about its own httpx integration on import; operators can't act on it.
-    # Its module installs an "always show" filter when imported, so import it first.
-    import authlib.deprecate  # noqa: F401
-
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     parser = _parser()
     args = parser.parse_args(argv)
     try:

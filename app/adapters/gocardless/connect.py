@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 from authlib.integrations.base_client import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from pydantic import SecretStr
 
 from app.adapters.gocardless.errors import GoCardlessOAuthError, preview
 from app.adapters.http import DEFAULT_TIMEOUT, USER_AGENT
+from app.adapters.oauth2 import AsyncOAuth2Client
 
 SCOPE = "read_write"
 

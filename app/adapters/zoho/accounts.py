@@ -12,11 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from pydantic import SecretStr
 
 from app.adapters.http import DEFAULT_LIMITS, DEFAULT_TIMEOUT, USER_AGENT
+from app.adapters.oauth2 import AsyncOAuth2Client
 from app.adapters.zoho.errors import (
     ZohoAccountsError,
     ZohoGrantRevoked,
